@@ -1,0 +1,380 @@
+"""Operator commands: ``idp users|clients|audit|demo ...`` (also ``flask --app idp ...``).
+
+Secrets are printed once, when created, and stored only as digests.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+from sqlalchemy import select
+
+from . import audit, security
+from .auth import identifiers
+from .config import SIGNING_ALGORITHMS
+from .models import BUSINESS, CITIZEN, AuditEvent, Client, User, db
+
+AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
+GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
+
+
+def main() -> None:
+    from . import create_app
+
+    FlaskGroup(create_app=lambda: create_app(), help="Operate the identity provider.")(
+        prog_name="idp"
+    )
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(users)
+    app.cli.add_command(clients)
+    app.cli.add_command(audit_group)
+    app.cli.add_command(demo)
+
+
+# -- users -------------------------------------------------------------------------------------
+
+
+@click.group(help="Accounts of citizens and businesses.")
+def users() -> None:
+    pass
+
+
+@users.command("create")
+@click.option("--kind", type=click.Choice([CITIZEN, BUSINESS]), default=CITIZEN, show_default=True)
+@click.option("--identifier", required=True, help="NID for a citizen, NIPT for a business.")
+@click.option("--given-name")
+@click.option("--family-name")
+@click.option("--birthdate", help="YYYY-MM-DD (for citizens, defaults to the date in the NID).")
+@click.option("--business-name")
+@click.option("--email")
+@click.option("--phone", help="E.164, e.g. +355691234567.")
+@click.option("--password", help="Read from a prompt when omitted (recommended).")
+@with_appcontext
+def users_create(
+    kind, identifier, given_name, family_name, birthdate, business_name, email, phone, password
+) -> None:
+    """Create an account."""
+    user = create_user(
+        kind=kind,
+        identifier=identifier,
+        given_name=given_name,
+        family_name=family_name,
+        birthdate=birthdate,
+        business_name=business_name,
+        email=email,
+        phone=phone,
+        password=password or click.prompt("Password", hide_input=True, confirmation_prompt=True),
+    )
+    click.echo(f"created {user.kind} {user.identifier} (sub {user.subject})")
+
+
+def create_user(
+    *,
+    kind: str,
+    identifier: str,
+    password: str,
+    given_name=None,
+    family_name=None,
+    birthdate=None,
+    business_name=None,
+    email=None,
+    phone=None,
+) -> User:
+    identifier = identifiers.normalize(identifier)
+    if kind == CITIZEN and not identifiers.is_valid_nid(identifier):
+        raise click.BadParameter(f"{identifier} is not a valid NID", param_hint="--identifier")
+    if kind == BUSINESS:
+        if not identifiers.is_valid_nipt(identifier):
+            raise click.BadParameter(f"{identifier} is not a valid NIPT", param_hint="--identifier")
+        identifier = identifiers.compact_nipt(identifier)
+        if not business_name:
+            raise click.BadParameter("a business needs --business-name")
+    exists = db.session.execute(
+        select(User).where(User.kind == kind, User.identifier == identifier)
+    ).scalar()
+    if exists is not None:
+        raise click.ClickException(f"a {kind} account {identifier} already exists")
+    if birthdate:
+        birthdate = dt.date.fromisoformat(birthdate)
+    elif kind == CITIZEN:
+        birthdate = identifiers.nid_birthdate(identifier)
+    user = User(
+        subject=security.generate_secret(16),
+        kind=kind,
+        identifier=identifier,
+        password_hash=current_app.extensions["idp.passwords"].hash(password),
+        given_name=given_name,
+        family_name=family_name,
+        birthdate=birthdate,
+        business_name=business_name,
+        email=email,
+        email_verified=bool(email),
+        phone=phone,
+        phone_verified=bool(phone),
+    )
+    db.session.add(user)
+    db.session.commit()
+    audit.record("account.created", "ok", account=identifier, by="cli")
+    return user
+
+
+# -- clients -----------------------------------------------------------------------------------
+
+
+@click.group(help="Relying parties (OAuth clients).")
+def clients() -> None:
+    pass
+
+
+@clients.command("create")
+@click.option("--name", required=True)
+@click.option("--client-id", help="Defaults to a random identifier.")
+@click.option(
+    "--type",
+    "client_type",
+    type=click.Choice(["confidential", "public"]),
+    default="confidential",
+    show_default=True,
+)
+@click.option(
+    "--auth-method",
+    type=click.Choice(AUTH_METHODS),
+    help="Token endpoint authentication; defaults by type.",
+)
+@click.option("--redirect-uri", "redirect_uris", multiple=True)
+@click.option("--post-logout-redirect-uri", "post_logout_redirect_uris", multiple=True)
+@click.option("--scope", "scopes", multiple=True, default=("openid",), show_default=True)
+@click.option(
+    "--grant",
+    "grant_types",
+    multiple=True,
+    type=click.Choice(GRANT_TYPES),
+    default=("authorization_code", "refresh_token"),
+    show_default=True,
+)
+@click.option("--resource", "resources", multiple=True, help="RFC 8707 resource indicator.")
+@click.option(
+    "--jwks-file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Public JWKS for private_key_jwt.",
+)
+@click.option("--first-party", is_flag=True, help="Skip the consent screen.")
+@click.option("--pairwise", is_flag=True, help="Give this client pairwise subject identifiers.")
+@click.option("--sector-identifier", help="Sector host for pairwise subjects.")
+@click.option("--id-token-alg", type=click.Choice(SIGNING_ALGORITHMS))
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@with_appcontext
+def clients_create(as_json: bool, **options) -> None:
+    """Register a client. The secret is shown once."""
+    client, secret = create_client(**options)
+    result = {
+        "client_id": client.client_id,
+        "client_secret": secret,
+        "token_endpoint_auth_method": client.token_endpoint_auth_method,
+    }
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    click.echo(f"client_id:     {client.client_id}")
+    if secret:
+        click.echo(f"client_secret: {secret}   (shown once; stored only as a digest)")
+    click.echo(f"auth method:   {client.token_endpoint_auth_method}")
+
+
+def create_client(
+    *,
+    name: str,
+    client_type: str = "confidential",
+    client_id: str | None = None,
+    auth_method: str | None = None,
+    redirect_uris=(),
+    post_logout_redirect_uris=(),
+    scopes=("openid",),
+    grant_types=("authorization_code", "refresh_token"),
+    resources=(),
+    jwks_file=None,
+    first_party=False,
+    pairwise=False,
+    sector_identifier=None,
+    id_token_alg=None,
+) -> tuple[Client, str | None]:
+    """Validate and store a client; returns it with its secret (None without one)."""
+    auth_method = auth_method or ("none" if client_type == "public" else "client_secret_basic")
+    if (client_type == "public") != (auth_method == "none"):
+        raise click.BadParameter("public clients use auth method none, confidential ones not")
+    if client_type == "public" and "client_credentials" in grant_types:
+        raise click.BadParameter("public clients cannot use client_credentials")
+    if "authorization_code" in grant_types and not redirect_uris:
+        raise click.BadParameter("authorization_code needs at least one --redirect-uri")
+    production = current_app.config["ENV"] == "production"
+    for uri in (*redirect_uris, *post_logout_redirect_uris, *resources):
+        _check_uri(uri, production)
+    jwks = None
+    if auth_method == "private_key_jwt":
+        if not jwks_file:
+            raise click.BadParameter("private_key_jwt needs --jwks-file")
+        jwks = json.loads(Path(jwks_file).read_text())
+        if any("d" in key for key in jwks.get("keys", [])):
+            raise click.BadParameter("the JWKS holds a private key; register public keys only")
+    client = Client(
+        client_id=client_id or security.generate_secret(16),
+        name=name,
+        token_endpoint_auth_method=auth_method,
+        redirect_uris=list(redirect_uris),
+        post_logout_redirect_uris=list(post_logout_redirect_uris),
+        scopes=list(dict.fromkeys(scopes)),
+        grant_types=list(dict.fromkeys(grant_types)),
+        resources=list(resources),
+        jwks=jwks,
+        first_party=first_party,
+        subject_type="pairwise" if pairwise else "public",
+        sector_identifier=sector_identifier,
+        id_token_signed_response_alg=id_token_alg,
+    )
+    if pairwise and client.pairwise_sector() is None:
+        raise click.BadParameter("redirect URIs on several hosts need --sector-identifier")
+    secret = None
+    if auth_method in ("client_secret_basic", "client_secret_post"):
+        secret = security.generate_secret()
+        client.client_secret_hash = security.digest(secret)
+    if db.session.execute(select(Client).where(Client.client_id == client.client_id)).scalar():
+        raise click.ClickException(f"client {client.client_id} already exists")
+    db.session.add(client)
+    db.session.commit()
+    audit.record("client.created", "ok", client_id=client.client_id, by="cli")
+    return client, secret
+
+
+def _check_uri(uri: str, production: bool) -> None:
+    parts = urlsplit(uri)
+    if parts.scheme not in ("https", "http") or not parts.netloc or parts.fragment:
+        raise click.BadParameter(f"{uri}: an absolute http(s) URI without a fragment is needed")
+    # RFC 9700 §4.1.1 / §2.6: https everywhere except a development machine's loopback.
+    if parts.scheme == "http" and (
+        production or parts.hostname not in ("127.0.0.1", "localhost", "::1")
+    ):
+        raise click.BadParameter(f"{uri}: must use https")
+
+
+@clients.command("list")
+@with_appcontext
+def clients_list() -> None:
+    """List clients."""
+    rows = db.session.execute(select(Client).order_by(Client.created_at)).scalars()
+    click.echo(f"{'CLIENT ID':<24} {'STATE':<9} {'AUTH':<20} {'NAME'}")
+    for client in rows:
+        state = "disabled" if client.disabled else "active"
+        click.echo(
+            f"{client.client_id:<24} {state:<9} {client.token_endpoint_auth_method:<20} "
+            f"{client.name}"
+        )
+
+
+@clients.command("disable")
+@click.argument("client_id")
+@with_appcontext
+def clients_disable(client_id: str) -> None:
+    """Stop a client: no new logins or tokens, and its tokens no longer validate."""
+    _set_disabled(client_id, True)
+
+
+@clients.command("enable")
+@click.argument("client_id")
+@with_appcontext
+def clients_enable(client_id: str) -> None:
+    """Re-enable a disabled client."""
+    _set_disabled(client_id, False)
+
+
+def _set_disabled(client_id: str, disabled: bool) -> None:
+    client = db.session.execute(select(Client).where(Client.client_id == client_id)).scalar()
+    if client is None:
+        raise click.ClickException(f"no client {client_id}")
+    client.disabled = disabled
+    db.session.commit()
+    audit.record(
+        "client.disabled" if disabled else "client.enabled", "ok", client_id=client_id, by="cli"
+    )
+    click.echo(f"{client_id} {'disabled' if disabled else 'enabled'}")
+
+
+# -- audit -------------------------------------------------------------------------------------
+
+
+@click.group("audit", help="The audit log.")
+def audit_group() -> None:
+    pass
+
+
+@audit_group.command("list")
+@click.option("--limit", default=50, show_default=True)
+@click.option("--event", help="Only events whose name starts with this.")
+@click.option("--account", help="Only events of this NID / NIPT.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@with_appcontext
+def audit_list(limit: int, event: str | None, account: str | None, as_json: bool) -> None:
+    """Show recent audit events, newest first."""
+    query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
+    if event:
+        query = query.where(AuditEvent.event.startswith(event))
+    if account:
+        query = query.where(AuditEvent.account == identifiers.normalize(account))
+    for row in db.session.execute(query).scalars():
+        when = dt.datetime.fromtimestamp(row.at, dt.UTC).isoformat(timespec="seconds")
+        if as_json:
+            click.echo(
+                json.dumps(
+                    {
+                        "at": when,
+                        "event": row.event,
+                        "outcome": row.outcome,
+                        "account": row.account,
+                        "client_id": row.client_id,
+                        "ip": row.ip,
+                        "user_agent": row.user_agent,
+                        "detail": row.detail,
+                    }
+                )
+            )
+        else:
+            click.echo(
+                f"{when}  {row.event:<28} {row.outcome:<8} {row.account or '-':<12} "
+                f"{row.client_id or '-':<20} {row.ip or '-'}"
+            )
+
+
+# -- demo --------------------------------------------------------------------------------------
+
+DEMO_PASSWORD_FILE = "demo-accounts.json"
+
+
+@click.command(help="Create demo accounts and the demo portal client (idempotent).")
+@click.option("--portal-url", default="http://127.0.0.1:5001", show_default=True)
+@with_appcontext
+def demo(portal_url: str) -> None:
+    if current_app.config["ENV"] == "production":
+        raise click.ClickException("demo data is refused in production")
+    from .demo import seed
+
+    summary = seed(portal_url)
+    out = Path(current_app.instance_path) / DEMO_PASSWORD_FILE
+    out.write_text(json.dumps(summary, indent=2))
+    out.chmod(0o600)
+    click.echo(json.dumps(summary, indent=2) if not sys.stdout.isatty() else _describe(summary))
+
+
+def _describe(summary: dict) -> str:
+    lines = ["Demo accounts (password for all: see below):"]
+    for account in summary["accounts"]:
+        lines.append(f"  {account['kind']:<9} {account['identifier']}  {account['name']}")
+    lines.append(f"  password: {summary['password']}")
+    return "\n".join(lines)

@@ -1,0 +1,275 @@
+"""The authorization endpoint's decisions: validate, then log in, ask consent, or issue a code.
+
+Every request is validated by Authlib's grant first. What happens next is decided here, once,
+whether the request just arrived or comes back after the login or consent page: the parameters
+wait in the short-lived store under a random challenge (as in ORY Hydra's login_challenge), so
+they cannot be altered on the way and `prompt=login` / `max_age` are judged against the login
+that happened for this very request.
+"""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import urlencode
+
+from authlib.oauth2.base import OAuth2Error
+from authlib.oauth2.rfc6749.errors import InvalidRequestError
+from authlib.oidc.core.errors import (
+    ConsentRequiredError,
+    LoginRequiredError,
+    RegistrationNotSupportedError,
+    RequestNotSupportedError,
+    RequestURINotSupportedError,
+)
+from flask import current_app, redirect, render_template, request, url_for
+from joserfc import jwt
+from joserfc.errors import JoseError
+from werkzeug.datastructures import MultiDict
+
+from .. import security
+from ..auth import sessions
+from ..models import Client, Consent, User, db
+from .claims import subject_for
+from .resources import requested_resources
+from .server import AuthorizationRequest, AuthorizationServer
+
+PENDING = "authorization-request:{}"
+PROMPTS = {"none", "login", "consent", "select_account"}
+# Parameters that may appear more than once (RFC 8707 §2: several resources).
+REPEATABLE = {"resource"}
+
+
+def _server() -> AuthorizationServer:
+    return current_app.extensions["idp.oauth"]
+
+
+def request_parameters() -> MultiDict:
+    """The parameters of an authorization request: the query (GET) or the form body (POST)."""
+    return request.form if request.method == "POST" else request.args
+
+
+def start(source: MultiDict) -> object:
+    """Handle a fresh authorization request."""
+    params = {key: source.getlist(key) for key in source}
+    return decide(params, challenge=None)
+
+
+def resume(challenge: str) -> object:
+    """Continue a stored request after the login or consent page."""
+    pending = load_pending(challenge)
+    if pending is None:
+        return expired_page()
+    return decide(pending["params"], challenge)
+
+
+def decide(params: dict[str, list[str]], challenge: str | None):
+    server = _server()
+    session = sessions.current()
+    user = db.session.get(User, session.user_id) if session else None
+    oauth_request = AuthorizationRequest(f"{server.issuer}/authorize", params)
+    try:
+        _check_parameter_shape(server, params)
+        grant = server.get_consent_grant(request=oauth_request, end_user=user)
+        client: Client = oauth_request.client
+        redirect_uri = grant.redirect_uri
+        try:
+            _check_openid_parameters(oauth_request)
+            oauth_request.resources = requested_resources(oauth_request, client)
+            pending = load_pending(challenge) if challenge else None
+            if _needs_login(oauth_request, client, session, user, pending):
+                if "none" in _prompts(oauth_request):
+                    raise LoginRequiredError()
+                challenge = save_pending(params, challenge)
+                return redirect(url_for("auth.login", login_challenge=challenge))
+            if _needs_consent(oauth_request, client, user, pending):
+                if "none" in _prompts(oauth_request):
+                    raise ConsentRequiredError()
+                challenge = save_pending(params, challenge)
+                return redirect(url_for("auth.consent", consent_challenge=challenge))
+        except OAuth2Error as error:
+            error.redirect_uri = redirect_uri
+            raise
+    except OAuth2Error as error:
+        error.state = error.state or oauth_request.payload.state
+        return error_response(error)
+    oauth_request.sso_session = session
+    sessions.add_client(session, client.client_id)
+    if challenge:
+        current_app.extensions["idp.store"].delete(PENDING.format(challenge))
+    return server.create_authorization_response(request=oauth_request, grant_user=user, grant=grant)
+
+
+def deny(challenge: str):
+    """The person refused consent: access_denied to the client (RFC 6749 §4.1.2.1)."""
+    pending = load_pending(challenge)
+    if pending is None:
+        return expired_page()
+    server = _server()
+    oauth_request = AuthorizationRequest(f"{server.issuer}/authorize", pending["params"])
+    current_app.extensions["idp.store"].delete(PENDING.format(challenge))
+    try:
+        grant = server.get_consent_grant(request=oauth_request, end_user=None)
+    except OAuth2Error as error:
+        return error_response(error)
+    return server.create_authorization_response(request=oauth_request, grant_user=None, grant=grant)
+
+
+def error_response(error: OAuth2Error):
+    """Redirect the error to a verified redirect URI, or show it to the person (never redirect
+    to an unverified URI: RFC 6749 §4.1.2.1)."""
+    if error.redirect_uri:
+        status, _, headers = error()
+        response = redirect(dict(headers)["Location"], code=status)
+        return _server().add_issuer(response)
+    return render_template("error.html", error=error), 400
+
+
+def expired_page():
+    return render_template("expired.html"), 400
+
+
+# -- pending requests --------------------------------------------------------------------------
+
+
+def save_pending(params: dict[str, list[str]], challenge: str | None) -> str:
+    store = current_app.extensions["idp.store"]
+    ttl = current_app.config["AUTHORIZATION_REQUEST_LIFETIME"]
+    if challenge:
+        pending = load_pending(challenge)
+        if pending is not None:
+            store.put(PENDING.format(challenge), pending, ttl)
+            return challenge
+    challenge = security.generate_secret(24)
+    record = {
+        "params": params,
+        "created_at": int(time.time()),
+        "login_sid": None,
+        "consented": False,
+    }
+    store.put(PENDING.format(challenge), record, ttl)
+    return challenge
+
+
+def load_pending(challenge: str | None) -> dict | None:
+    if not challenge or len(challenge) > 64:
+        return None
+    return current_app.extensions["idp.store"].get(PENDING.format(challenge))
+
+
+def update_pending(challenge: str, **changes) -> None:
+    pending = load_pending(challenge)
+    if pending is not None:
+        pending.update(changes)
+        ttl = current_app.config["AUTHORIZATION_REQUEST_LIFETIME"]
+        current_app.extensions["idp.store"].put(PENDING.format(challenge), pending, ttl)
+
+
+def pending_client(pending: dict) -> Client | None:
+    client_id = (pending["params"].get("client_id") or [None])[0]
+    return _server().query_client(client_id)
+
+
+# -- checks ------------------------------------------------------------------------------------
+
+
+def _check_parameter_shape(server: AuthorizationServer, params: dict[str, list[str]]) -> None:
+    """Repeated (RFC 6749 §3.1) or oversized parameters. They are redirected to the client only
+    when client_id and redirect_uri themselves are single, sane and registered."""
+    limit = current_app.config["MAX_PARAMETER_LENGTH"]
+    bad = [
+        key
+        for key, values in params.items()
+        if (len(values) > 1 and key not in REPEATABLE) or any(len(v) > limit for v in values)
+    ]
+    if not bad:
+        return
+    error = InvalidRequestError(f"parameter {bad[0][:40]!r} is repeated or too long")
+    trusted = {"client_id", "redirect_uri"}
+    if trusted & set(bad):
+        raise error
+    client = server.query_client((params.get("client_id") or [None])[0])
+    redirect_uri = (params.get("redirect_uri") or [None])[0]
+    if client is not None and redirect_uri and client.check_redirect_uri(redirect_uri):
+        error.redirect_uri = redirect_uri
+        if "state" not in bad:
+            error.state = (params.get("state") or [None])[0]
+    raise error
+
+
+def _prompts(oauth_request: AuthorizationRequest) -> set[str]:
+    return set((oauth_request.payload.data.get("prompt") or "").split())
+
+
+def _check_openid_parameters(oauth_request: AuthorizationRequest) -> None:
+    data = oauth_request.payload.data
+    if "request" in data:
+        raise RequestNotSupportedError()
+    if "request_uri" in data:
+        raise RequestURINotSupportedError()
+    if "registration" in data:
+        raise RegistrationNotSupportedError()
+    if data.get("response_mode", "query") != "query":
+        raise InvalidRequestError("response_mode must be query")
+    prompts = _prompts(oauth_request)
+    if not prompts <= PROMPTS:
+        raise InvalidRequestError("unknown prompt value")
+    if "openid" in oauth_request.scope.split() and not data.get("redirect_uri"):
+        # OIDC Core §3.1.2.1: redirect_uri is required in OpenID requests.
+        raise InvalidRequestError("redirect_uri is required")
+    max_age = data.get("max_age")
+    if max_age is not None and not (max_age.isdigit() and len(max_age) <= 10):
+        raise InvalidRequestError("max_age must be a non-negative whole number of seconds")
+
+
+def _needs_login(oauth_request, client: Client, session, user: User | None, pending) -> bool:
+    if session is None or user is None:
+        return True
+    if pending and pending.get("login_sid") == session.sid:
+        return False  # the person has just logged in for this request
+    data = oauth_request.payload.data
+    prompts = _prompts(oauth_request)
+    if "login" in prompts or "select_account" in prompts:
+        return True
+    max_age = data.get("max_age")
+    if max_age is not None and time.time() - session.auth_time > int(max_age):
+        return True
+    hint = data.get("id_token_hint")
+    if hint:
+        return _hinted_subject(hint, client) != subject_for(
+            user, client, current_app.config["PAIRWISE_SALT"]
+        )
+    return False
+
+
+def _hinted_subject(id_token_hint: str, client: Client) -> str:
+    """The `sub` of an ID token we issued to this client (expired ones included, OIDC Core
+    §3.1.2.1); anything else is invalid_request."""
+    keyset = current_app.extensions["idp.keystore"].public_keyset()
+    try:
+        claims = jwt.decode(id_token_hint, keyset, algorithms=["RS256", "ES256"]).claims
+    except (JoseError, ValueError, TypeError):
+        raise InvalidRequestError(
+            "id_token_hint is not a valid ID token from this provider"
+        ) from None
+    audience = claims.get("aud")
+    audience = [audience] if isinstance(audience, str) else (audience or [])
+    if claims.get("iss") != current_app.config["ISSUER"] or client.client_id not in audience:
+        raise InvalidRequestError("id_token_hint was not issued to this client")
+    return claims.get("sub", "")
+
+
+def _needs_consent(oauth_request, client: Client, user: User, pending) -> bool:
+    if pending and pending.get("consented"):
+        return False
+    if "consent" in _prompts(oauth_request):
+        return True
+    if client.first_party:
+        return False
+    consent = db.session.execute(
+        db.select(Consent).where(Consent.user_id == user.id, Consent.client_id == client.client_id)
+    ).scalar()
+    return consent is None or not set(oauth_request.scope.split()) <= set(consent.scopes)
+
+
+def continue_url(challenge: str) -> str:
+    return url_for("oauth.authorize_continue") + "?" + urlencode({"challenge": challenge})

@@ -1,0 +1,1 @@
+"""What the provider shows people: templates, styles, translations, error pages, headers."""

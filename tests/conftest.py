@@ -1,0 +1,152 @@
+"""Shared fixtures: a provider app on a fresh migrated database, cheap hashes, real servers."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+from flask_migrate import upgrade
+from werkzeug.serving import make_server
+
+from idp import create_app
+from idp.cli import create_client, create_user
+from idp.models import db
+
+PASSWORD = "correct horse battery staple"
+CITIZEN_NID = "J00101999W"
+BUSINESS_NIPT = "K22218003V"
+
+# Cheap argon2id for speed; test_security checks that the production defaults stay at least
+# OWASP's minimum.
+TEST_SETTINGS = {
+    "ENV": "testing",
+    "TESTING": True,
+    "SECRET_KEY": "test-secret-key-that-is-long-enough-for-tests",
+    "ARGON2_TIME_COST": 1,
+    "ARGON2_MEMORY_COST": 8,
+    "ARGON2_PARALLELISM": 1,
+    "PAIRWISE_SALT": "test-pairwise-salt",
+    "KEY_PASSPHRASE": "test-key-passphrase",
+}
+
+
+@pytest.fixture(scope="session")
+def keys_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("keys")
+
+
+@pytest.fixture(scope="session")
+def migrated_database(tmp_path_factory, keys_dir) -> Path:
+    """Run the Alembic migrations once; each test gets a copy of the result."""
+    instance = tmp_path_factory.mktemp("template")
+    app = create_app({**TEST_SETTINGS, "KEYS_DIR": str(keys_dir), "INSTANCE_PATH": str(instance)})
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    return instance / "idp.sqlite3"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def make_app(tmp_path, keys_dir, migrated_database):
+    """Build a provider with extra settings, on its own copy of the migrated database."""
+
+    def factory(**overrides):
+        instance = tmp_path / f"instance-{len(list(tmp_path.iterdir()))}"
+        instance.mkdir()
+        shutil.copy(migrated_database, instance / "idp.sqlite3")
+        settings = {**TEST_SETTINGS, "KEYS_DIR": str(keys_dir), "INSTANCE_PATH": str(instance)}
+        settings.update(overrides)
+        return create_app(settings)
+
+    return factory
+
+
+@pytest.fixture
+def app(make_app):
+    app = make_app()
+    with app.app_context():
+        yield app
+        db.session.remove()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def citizen(app):
+    return create_user(
+        kind="citizen",
+        identifier=CITIZEN_NID,
+        password=PASSWORD,
+        given_name="Arta",
+        family_name="Demo",
+        email="arta@example.org",
+        phone="+355690000001",
+    )
+
+
+@pytest.fixture
+def business(app):
+    return create_user(
+        kind="business",
+        identifier=BUSINESS_NIPT,
+        password=PASSWORD,
+        business_name="Demo Shpk",
+        email="info@example.org",
+    )
+
+
+@pytest.fixture
+def register_client(app):
+    """Register a client with test defaults; returns (client, secret)."""
+
+    def factory(**options):
+        defaults = {
+            "name": "Agency service",
+            "redirect_uris": ["https://rp.example.org/cb"],
+            "post_logout_redirect_uris": ["https://rp.example.org/bye"],
+            "scopes": ["openid", "profile", "email", "phone", "nid", "business", "offline"],
+        }
+        defaults.update(options)
+        return create_client(**defaults)
+
+    return factory
+
+
+class LiveServer:
+    """A provider served over real HTTP on a loopback port, in a thread."""
+
+    def __init__(self, app, port: int):
+        self.app = app
+        self.url = f"http://127.0.0.1:{port}"
+        self._server = make_server("127.0.0.1", port, app, threaded=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def start(self) -> LiveServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._thread.join(timeout=5)
+
+
+@pytest.fixture
+def live_provider(make_app):
+    """The provider on a real port; its issuer is that URL."""
+    port = free_port()
+    app = make_app(ISSUER=f"http://127.0.0.1:{port}")
+    server = LiveServer(app, port).start()
+    yield server
+    server.stop()

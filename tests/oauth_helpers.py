@@ -1,0 +1,94 @@
+"""Small helpers that drive the provider like a browser and a relying party would."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import secrets
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from conftest import PASSWORD
+
+REDIRECT_URI = "https://rp.example.org/cb"
+
+
+def pkce_pair() -> tuple[str, str]:
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=")
+    return verifier, challenge.decode()
+
+
+def authorize_url(
+    client_id: str, scope: str = "openid", challenge: str | None = None, **extra
+) -> str:
+    params = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": REDIRECT_URI,
+        "scope": scope,
+        "state": "st-" + secrets.token_hex(4),
+    }
+    if challenge:
+        params.update(code_challenge=challenge, code_challenge_method="S256")
+    params.update(extra)
+    params = {k: v for k, v in params.items() if v is not None}
+    return "/authorize?" + urlencode(params)
+
+
+def csrf_token(html: str) -> str:
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
+        r'name="csrf_token" value="([^"]+)"', html
+    )
+    assert match, "no CSRF token in page"
+    return match.group(1)
+
+
+def query(location: str) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+
+
+def login(browser, location: str, identifier: str, password: str = PASSWORD):
+    """Follow a redirect to the login page and submit it; returns the response to the POST."""
+    page = browser.get(location)
+    assert page.status_code == 200, page.status_code
+    challenge = query(location).get("login_challenge", "")
+    return browser.post(
+        "/login",
+        data={
+            "csrf_token": csrf_token(page.get_data(as_text=True)),
+            "nid": identifier,
+            "password": password,
+            "login_challenge": challenge,
+        },
+    )
+
+
+def consent(browser, location: str, decision: str = "allow"):
+    page = browser.get(location)
+    assert page.status_code == 200, page.status_code
+    return browser.post(
+        "/consent",
+        data={
+            "csrf_token": csrf_token(page.get_data(as_text=True)),
+            "decision": decision,
+            "consent_challenge": query(location)["consent_challenge"],
+        },
+    )
+
+
+def follow_to_code(browser, url: str, identifier: str, decision: str = "allow") -> dict:
+    """Authorize, log in and consent as needed; returns the parameters sent to the client."""
+    response = browser.get(url)
+    for _ in range(6):
+        location = response.headers.get("Location", "")
+        if location.startswith(REDIRECT_URI):
+            return query(location)
+        assert response.status_code in (302, 303), (response.status_code, response.get_data())
+        if location.startswith("/login"):
+            response = login(browser, location, identifier)
+        elif location.startswith("/consent"):
+            response = consent(browser, location, decision)
+        else:
+            response = browser.get(location)
+    raise AssertionError("no redirect to the client")
