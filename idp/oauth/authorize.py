@@ -21,7 +21,7 @@ from authlib.oidc.core.errors import (
     RequestNotSupportedError,
     RequestURINotSupportedError,
 )
-from flask import current_app, redirect, render_template, request, url_for
+from flask import current_app, g, redirect, render_template, request, url_for
 from joserfc import jwt
 from joserfc.errors import JoseError
 from werkzeug.datastructures import MultiDict
@@ -63,6 +63,7 @@ def resume(challenge: str) -> object:
 
 
 def decide(params: dict[str, list[str]], challenge: str | None):
+    use_ui_locales(params)
     server = _server()
     session = sessions.current()
     user = db.session.get(User, session.user_id) if session else None
@@ -151,9 +152,18 @@ def save_pending(params: dict[str, list[str]], challenge: str | None) -> str:
 
 
 def load_pending(challenge: str | None) -> dict | None:
+    """The stored request of a challenge; its ui_locales then choose the page language."""
     if not challenge or len(challenge) > 64:
         return None
-    return current_app.extensions["idp.store"].get(PENDING.format(challenge))
+    pending = current_app.extensions["idp.store"].get(PENDING.format(challenge))
+    if pending is not None:
+        use_ui_locales(pending["params"])
+    return pending
+
+
+def use_ui_locales(params: dict[str, list[str]]) -> None:
+    """OIDC Core §3.1.2.1 ui_locales: consulted by web.i18n.select_locale."""
+    g.ui_locales = (params.get("ui_locales") or [""])[0]
 
 
 def update_pending(challenge: str, **changes) -> None:

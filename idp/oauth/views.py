@@ -3,10 +3,12 @@ logout, discovery and JWKS."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
 
-from authlib.oauth2.rfc6749.errors import InvalidRequestError
+from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidRequestError
 from flask import Blueprint, Response, current_app, render_template, request
 
 from . import authorize, logout
@@ -40,10 +42,24 @@ def _check_api_request() -> Response | None:
             return api_error(f"parameter {key[:40]!r} is repeated")
         if any(len(value) > limit for value in values):
             return api_error(f"parameter {key[:40]!r} is too long")
-    has_basic = request.headers.get("Authorization", "").lower().startswith("basic ")
-    if has_basic and ({"client_secret", "client_assertion"} & set(request.form)):
-        return api_error("use one client authentication method, not several")
+    authorization = request.headers.get("Authorization", "")
+    if authorization[:6].lower() == "basic ":
+        if {"client_secret", "client_assertion"} & set(request.form):
+            return api_error("use one client authentication method, not several")
+        if not _readable_basic_credentials(authorization[6:]):
+            error = InvalidClientError(status_code=401, description="malformed Basic credentials")
+            code, body, headers = error()
+            return Response(json.dumps(body), status=code, headers=headers)
     return None
+
+
+def _readable_basic_credentials(encoded: str) -> bool:
+    """RFC 7617: base64 of UTF-8 "id:secret". Authlib assumes this; garbage must not reach it."""
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return False
+    return ":" in decoded
 
 
 @bp.route("/authorize", methods=["GET", "POST"])
