@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 
-from oauth_helpers import authorize_url, pkce_pair
-
 from conftest import PASSWORD
+from oauth_helpers import authorize_url, pkce_pair
 
 
 def _run(app, *args, input=None):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from conftest import CITIZEN_NID
 from oauth_helpers import REDIRECT_URI, authorize_url, csrf_token, follow_to_code, pkce_pair, query
 

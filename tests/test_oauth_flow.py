@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from conftest import CITIZEN_NID
 from joserfc import jwt
 from joserfc.jwk import KeySet
+
+from conftest import CITIZEN_NID
 from oauth_helpers import REDIRECT_URI, authorize_url, follow_to_code, pkce_pair
 
 

@@ -8,9 +8,10 @@ import uuid
 
 import pytest
 from authlib.oauth2.rfc7523 import private_key_jwt_sign
-from conftest import CITIZEN_NID
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet
+
+from conftest import CITIZEN_NID
 from oauth_helpers import REDIRECT_URI, authorize_url, follow_to_code, pkce_pair
 
 
