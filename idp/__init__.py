@@ -86,7 +86,7 @@ def _configure_flask(app: Flask) -> None:
     issuer_is_https = app.config["ISSUER"].startswith("https://")
     if not app.config["DATABASE_URL"]:
         app.config["DATABASE_URL"] = f"sqlite:///{Path(app.instance_path) / 'idp.sqlite3'}"
-    app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
+    app.config["SQLALCHEMY_DATABASE_URI"] = _sqlalchemy_url(app.config["DATABASE_URL"])
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True}
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", app.config["AUTHORIZATION_REQUEST_LIFETIME"])
     app.config["SESSION_COOKIE_NAME"] = "__Host-idp_csrf" if issuer_is_https else "idp_csrf"
@@ -101,6 +101,14 @@ def _configure_flask(app: Flask) -> None:
     if app.config["TRUSTED_PROXIES"]:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
+
+def _sqlalchemy_url(url: str) -> str:
+    """postgresql:// URLs as operators write them, on the psycopg 3 driver we ship."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
 
 
 @event.listens_for(Engine, "connect")

@@ -41,7 +41,14 @@ def cookie_name() -> str:
 
 
 def start(user: User, acr: str, amr: list[str]) -> Session:
-    """Start a session for user after a successful login; the cookie is set on the response."""
+    """Start a session for user after a successful login; the cookie is set on the response.
+
+    A session this browser already had ends first: a new login never continues an old session
+    (session fixation), and one browser holds one sign-in.
+    """
+    previous = current()
+    if previous is not None:
+        current_app.extensions["idp.store"].delete(KEY.format(previous.sid))
     now = int(time.time())
     lifetime = current_app.config["SESSION_LIFETIME"]
     secret = security.generate_secret()

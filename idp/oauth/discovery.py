@@ -63,7 +63,6 @@ def metadata(app: Flask) -> dict:
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "display_values_supported": ["page"],
         "ui_locales_supported": list(app.config["LOCALES"]),
-        "claims_locales_supported": list(app.config["LOCALES"]),
         "authorization_response_iss_parameter_supported": True,
         "frontchannel_logout_supported": False,
         "backchannel_logout_supported": False,

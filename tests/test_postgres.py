@@ -1,0 +1,59 @@
+"""The same provider on PostgreSQL (IDP_DATABASE_URL): migrations and a whole flow.
+
+Needs a PostgreSQL server (127.0.0.1:5432, trust auth, or IDP_TEST_POSTGRES_URL); without one the
+test is skipped with the reason. CI runs it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+import pytest
+from flask_migrate import upgrade
+
+from idp import create_app
+from idp.cli import create_client, create_user
+from idp.models import db
+
+from conftest import CITIZEN_NID, PASSWORD, TEST_SETTINGS
+from oauth_helpers import REDIRECT_URI, authorize_url, follow_to_code, pkce_pair
+
+ADMIN_URL = os.environ.get("IDP_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture
+def postgres_url():
+    psycopg = pytest.importorskip("psycopg")
+    try:
+        admin = psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"no PostgreSQL at {ADMIN_URL}: {exc}")
+    name = f"idp_test_{secrets.token_hex(4)}"
+    admin.execute(f"CREATE DATABASE {name}")
+    yield ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+    admin.close()
+
+
+def test_migrations_and_code_flow_on_postgresql(postgres_url, keys_dir, tmp_path):
+    app = create_app({**TEST_SETTINGS, "DATABASE_URL": postgres_url, "KEYS_DIR": str(keys_dir),
+                      "INSTANCE_PATH": str(tmp_path)})
+    with app.app_context():
+        upgrade()
+        create_user(kind="citizen", identifier=CITIZEN_NID, password=PASSWORD)
+        rp, secret = create_client(name="RP", redirect_uris=[REDIRECT_URI], first_party=True)
+        browser = app.test_client()
+        verifier, challenge = pkce_pair()
+        code = follow_to_code(browser, authorize_url(rp.client_id, challenge=challenge),
+                              CITIZEN_NID)["code"]
+        token = browser.post("/token", data={
+            "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI,
+            "code_verifier": verifier}, auth=(rp.client_id, secret))
+        assert token.status_code == 200, token.get_json()
+        replay = browser.post("/token", data={
+            "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI,
+            "code_verifier": verifier}, auth=(rp.client_id, secret))
+        assert replay.get_json()["error"] == "invalid_grant"
+        db.session.remove()
+        db.engine.dispose()
