@@ -107,7 +107,7 @@ def _sqlalchemy_url(url: str) -> str:
     """postgresql:// URLs as operators write them, on the psycopg 3 driver we ship."""
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 

@@ -22,7 +22,8 @@ class Base(DeclarativeBase):
     pass
 
 
-db = SQLAlchemy(model_class=Base)
+# Objects stay readable after commit (no reload per attribute): views commit, then render.
+db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 
 CITIZEN = "citizen"
 BUSINESS = "business"

@@ -72,10 +72,10 @@ def make_app(tmp_path, keys_dir, migrated_database):
 
 @pytest.fixture
 def app(make_app):
-    app = make_app()
-    with app.app_context():
-        yield app
-        db.session.remove()
+    # No app context stays pushed around the test: each request then gets its own, as in
+    # production (requests inside an outer context would share `g`). Fixtures and tests push
+    # one only around direct database work.
+    return make_app()
 
 
 @pytest.fixture
@@ -85,26 +85,28 @@ def client(app):
 
 @pytest.fixture
 def citizen(app):
-    return create_user(
-        kind="citizen",
-        identifier=CITIZEN_NID,
-        password=PASSWORD,
-        given_name="Arta",
-        family_name="Demo",
-        email="arta@example.org",
-        phone="+355690000001",
-    )
+    with app.app_context():
+        return create_user(
+            kind="citizen",
+            identifier=CITIZEN_NID,
+            password=PASSWORD,
+            given_name="Arta",
+            family_name="Demo",
+            email="arta@example.org",
+            phone="+355690000001",
+        )
 
 
 @pytest.fixture
 def business(app):
-    return create_user(
-        kind="business",
-        identifier=BUSINESS_NIPT,
-        password=PASSWORD,
-        business_name="Demo Shpk",
-        email="info@example.org",
-    )
+    with app.app_context():
+        return create_user(
+            kind="business",
+            identifier=BUSINESS_NIPT,
+            password=PASSWORD,
+            business_name="Demo Shpk",
+            email="info@example.org",
+        )
 
 
 @pytest.fixture
@@ -119,7 +121,8 @@ def register_client(app):
             "scopes": ["openid", "profile", "email", "phone", "nid", "business", "offline"],
         }
         defaults.update(options)
-        return create_client(**defaults)
+        with app.app_context():
+            return create_client(**defaults)
 
     return factory
 

@@ -74,7 +74,8 @@ def test_client_secret_is_printed_once_and_stored_hashed(app):
     created = json.loads(result.output)
     from idp.models import Client, db
 
-    stored = db.session.execute(db.select(Client)).scalar()
+    with app.app_context():
+        stored = db.session.execute(db.select(Client)).scalar()
     assert created["client_secret"] not in (stored.client_secret_hash or "")
     assert stored.check_client_secret(created["client_secret"])
     listing = _run(app, "clients", "list")

@@ -234,3 +234,18 @@ def test_logout_with_a_forged_hint_is_an_error_page(client, tokens):
     response = client.get("/logout", query_string={"id_token_hint": "e30.e30.e30"})
     assert response.status_code == 400
     assert "Location" not in response.headers
+
+
+def test_someone_elses_id_token_cannot_sign_this_browser_out(app, client, tokens):
+    registered, _, body = tokens
+    other_browser = app.test_client()
+    _, challenge = pkce_pair()
+    params = follow_to_code(
+        other_browser, authorize_url(registered.client_id, challenge=challenge), CITIZEN_NID
+    )
+    assert params["code"]
+    # The first browser's ID token, used in a link opened by the second browser.
+    response = other_browser.get("/logout", query_string={"id_token_hint": body["id_token"]})
+    assert response.status_code == 200
+    assert 'name="confirm"' in response.get_data(as_text=True)
+    assert other_browser.get("/account").status_code == 200

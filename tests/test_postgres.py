@@ -37,23 +37,44 @@ def postgres_url():
 
 
 def test_migrations_and_code_flow_on_postgresql(postgres_url, keys_dir, tmp_path):
-    app = create_app({**TEST_SETTINGS, "DATABASE_URL": postgres_url, "KEYS_DIR": str(keys_dir),
-                      "INSTANCE_PATH": str(tmp_path)})
+    app = create_app(
+        {
+            **TEST_SETTINGS,
+            "DATABASE_URL": postgres_url,
+            "KEYS_DIR": str(keys_dir),
+            "INSTANCE_PATH": str(tmp_path),
+        }
+    )
     with app.app_context():
         upgrade()
         create_user(kind="citizen", identifier=CITIZEN_NID, password=PASSWORD)
         rp, secret = create_client(name="RP", redirect_uris=[REDIRECT_URI], first_party=True)
-        browser = app.test_client()
-        verifier, challenge = pkce_pair()
-        code = follow_to_code(browser, authorize_url(rp.client_id, challenge=challenge),
-                              CITIZEN_NID)["code"]
-        token = browser.post("/token", data={
-            "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI,
-            "code_verifier": verifier}, auth=(rp.client_id, secret))
-        assert token.status_code == 200, token.get_json()
-        replay = browser.post("/token", data={
-            "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI,
-            "code_verifier": verifier}, auth=(rp.client_id, secret))
-        assert replay.get_json()["error"] == "invalid_grant"
-        db.session.remove()
+    browser = app.test_client()
+    verifier, challenge = pkce_pair()
+    code = follow_to_code(browser, authorize_url(rp.client_id, challenge=challenge), CITIZEN_NID)[
+        "code"
+    ]
+    token = browser.post(
+        "/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": REDIRECT_URI,
+            "code_verifier": verifier,
+        },
+        auth=(rp.client_id, secret),
+    )
+    assert token.status_code == 200, token.get_json()
+    replay = browser.post(
+        "/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": REDIRECT_URI,
+            "code_verifier": verifier,
+        },
+        auth=(rp.client_id, secret),
+    )
+    assert replay.get_json()["error"] == "invalid_grant"
+    with app.app_context():
         db.engine.dispose()

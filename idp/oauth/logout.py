@@ -36,8 +36,11 @@ def end_session():
             confirmed = True
         except (ValidationError, CSRFError):
             confirmed = False
-    if end_request.needs_confirmation and not confirmed:
-        session = sessions.current()
+    session = sessions.current()
+    # §2, §6: a hint from another sign-in (someone else's ID token in a link) must not end
+    # this browser's session unasked.
+    foreign_hint = claims is not None and session is not None and claims.get("sid") != session.sid
+    if (end_request.needs_confirmation or foreign_hint) and not confirmed:
         if session is None:
             return render_template("logged_out.html")
         return render_template(

@@ -1,0 +1,1 @@
+"""Relying parties of the provider: separate apps that reach it over HTTP only."""

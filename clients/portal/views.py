@@ -1,0 +1,164 @@
+"""The portal's pages: sign in through the provider, show who is signed in, refresh, sign out.
+
+What a sign-in leaves in the session cookie (signed and HttpOnly, not encrypted: whoever holds
+the cookie holds the sign-in anyway):
+``id_token`` (kept for ``id_token_hint`` at logout), ``id_token_claims`` (validated by Authlib),
+``token`` (access and refresh token) and ``userinfo`` (from the userinfo endpoint).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import requests
+from authlib.integrations.flask_client import OAuthError
+from flask import Blueprint, current_app, jsonify, redirect, render_template, request, session
+from joserfc.errors import JoseError
+
+from . import provider
+
+log = logging.getLogger(__name__)
+bp = Blueprint("portal", __name__)
+
+# What the person reads when the provider sends an error back (OIDC Core §3.1.2.6 codes).
+ERROR_MESSAGES = {
+    "access_denied": "Nuk lejuat ndarjen e të dhënave me portalin, prandaj nuk u identifikuat.",
+    "login_required": "Duhet të identifikoheni përsëri.",
+    "consent_required": "Duhet të jepni pëlqimin për ndarjen e të dhënave.",
+    "mismatching_state": "Kërkesa e hyrjes ka skaduar ose nuk është e vlefshme. Provoni sërish.",
+}
+DEFAULT_ERROR_MESSAGE = "Identifikimi nuk u krye. Provoni sërish."
+
+
+@bp.get("/")
+def home():
+    signed_out = "state" in request.args and _logout_state_is_ours()
+    userinfo = session.get("userinfo")
+    return render_template(
+        "home.html", userinfo=userinfo, name=_display_name(userinfo), signed_out=signed_out
+    )
+
+
+@bp.get("/login")
+def login():
+    return provider.client().authorize_redirect(_url("/callback"))
+
+
+@bp.get("/callback")
+def callback():
+    idp = provider.client()
+    provider.check_issuer_parameter(request.args)
+    # Checks state, exchanges the code with the PKCE verifier, and validates the ID token
+    # (signature from the JWKS, iss, aud, exp, nonce, at_hash). Errors become the error page.
+    token = idp.authorize_access_token(claims_options=provider.id_token_claims_options())
+    if "userinfo" not in token:
+        raise OAuthError(error="invalid_response", description="no ID token was returned")
+    claims = dict(token["userinfo"])
+    userinfo = dict(idp.userinfo(token=provider.bearer(token["access_token"])))
+    # OIDC Core §5.3.4: userinfo about anyone but the ID token's subject is not to be used.
+    if userinfo.get("sub") != claims["sub"]:
+        raise OAuthError(error="invalid_response", description="userinfo is for another sub")
+    session.clear()
+    session["id_token"] = token["id_token"]
+    session["id_token_claims"] = claims
+    session["token"] = _kept(token)
+    session["userinfo"] = userinfo
+    return redirect(_url("/"))
+
+
+@bp.post("/refresh")
+def refresh():
+    token = session.get("token")
+    if not token or not token.get("refresh_token"):
+        return jsonify(refreshed=False, error="not signed in"), 401
+    try:
+        new_token = provider.client().fetch_access_token(
+            grant_type="refresh_token", refresh_token=token["refresh_token"]
+        )
+    except OAuthError as error:
+        if error.error == "invalid_grant":
+            # The sign-in ended at the provider (logout, withdrawn consent, reuse): so here too.
+            session.clear()
+        return jsonify(refreshed=False, error=error.error), 401
+    # The refresh tokens rotate: the old one is spent and must be replaced now.
+    # A refreshed ID token (OIDC Core §12.2) is not used; the one from the sign-in stays the
+    # id_token_hint for logout.
+    session["token"] = _kept(new_token)
+    return jsonify(refreshed=True)
+
+
+@bp.get("/userinfo.json")
+def userinfo_json():
+    token = session.get("token")
+    if not token:
+        return jsonify(error="not signed in"), 401
+    idp = provider.client()
+    response = idp.get(
+        idp.server_metadata["userinfo_endpoint"], token=provider.bearer(token["access_token"])
+    )
+    if response.status_code != 200:
+        return jsonify(error="the provider refused the access token"), 401
+    return jsonify(response.json())
+
+
+@bp.post("/logout")
+def logout():
+    id_token = session.get("id_token")
+    session.clear()
+    if not id_token:
+        return redirect(_url("/"))
+    # RP-Initiated Logout 1.0 §2: with id_token_hint the provider ends its session at once and
+    # returns to our registered URI with the state, which Authlib keeps in the (new) session.
+    return provider.client().logout_redirect(
+        post_logout_redirect_uri=_url("/"), id_token_hint=id_token
+    )
+
+
+@bp.errorhandler(OAuthError)
+def protocol_error(error: OAuthError):
+    """An error from the provider (e.g. access_denied) or a response that failed our checks."""
+    return _error_page(error.error, error.description)
+
+
+@bp.errorhandler(JoseError)
+def invalid_id_token(error: JoseError):
+    return _error_page("invalid_id_token", error.description)
+
+
+@bp.errorhandler(requests.RequestException)
+def provider_unreachable(error: requests.RequestException):
+    log.warning("provider unreachable: %s", error)
+    return _error_page("temporarily_unavailable", "the identity provider does not answer", 502)
+
+
+def _logout_state_is_ours() -> bool:
+    try:
+        provider.client().validate_logout_response()
+    except OAuthError:
+        return False
+    return True
+
+
+def _error_page(code: str | None, description: str | None, status: int = 400):
+    log.info("sign-in failed: %s (%s)", code, description)
+    message = ERROR_MESSAGES.get(code or "", DEFAULT_ERROR_MESSAGE)
+    return render_template("error.html", message=message, code=code), status
+
+
+def _kept(token: dict) -> dict:
+    """Only what later calls need, to keep the session cookie small."""
+    return {
+        key: token[key]
+        for key in ("access_token", "refresh_token", "token_type", "expires_at", "scope")
+        if key in token
+    }
+
+
+def _display_name(userinfo: dict | None) -> str | None:
+    if not userinfo:
+        return None
+    return userinfo.get("given_name") or userinfo.get("business_name") or userinfo["sub"]
+
+
+def _url(path: str) -> str:
+    return current_app.config["PORTAL_URL"] + path
