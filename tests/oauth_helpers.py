@@ -92,3 +92,31 @@ def follow_to_code(browser, url: str, identifier: str, decision: str = "allow") 
         else:
             response = browser.get(location)
     raise AssertionError("no redirect to the client")
+
+
+def code_grant(code: str, verifier: str, **extra) -> dict:
+    """The token request body that redeems an authorization code."""
+    return {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": REDIRECT_URI,
+        "code_verifier": verifier,
+        **extra,
+    }
+
+
+def new_sign_in(app) -> tuple[str, str, str, str]:
+    """A citizen, a first-party client and one completed login on a fresh browser:
+    (client_id, client_secret, code, code_verifier)."""
+    from idp.cli import create_client, create_user
+
+    from conftest import CITIZEN_NID, PASSWORD
+
+    with app.app_context():
+        create_user(kind="citizen", identifier=CITIZEN_NID, password=PASSWORD)
+        rp, secret = create_client(name="RP", redirect_uris=[REDIRECT_URI], first_party=True)
+    verifier, challenge = pkce_pair()
+    params = follow_to_code(
+        app.test_client(), authorize_url(rp.client_id, challenge=challenge), CITIZEN_NID
+    )
+    return rp.client_id, secret, params["code"], verifier

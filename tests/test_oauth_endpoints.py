@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import CITIZEN_NID
-from oauth_helpers import REDIRECT_URI, authorize_url, csrf_token, follow_to_code, pkce_pair, query
+from oauth_helpers import authorize_url, code_grant, csrf_token, follow_to_code, pkce_pair, query
 
 
 @pytest.fixture
@@ -17,14 +17,7 @@ def tokens(client, citizen, register_client):
         client, authorize_url(registered.client_id, "openid profile email", challenge), CITIZEN_NID
     )
     body = client.post(
-        "/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": params["code"],
-            "redirect_uri": REDIRECT_URI,
-            "code_verifier": verifier,
-        },
-        auth=(registered.client_id, secret),
+        "/token", data=code_grant(params["code"], verifier), auth=(registered.client_id, secret)
     ).get_json()
     return registered, secret, body
 

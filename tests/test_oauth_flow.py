@@ -6,7 +6,7 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from conftest import CITIZEN_NID
-from oauth_helpers import REDIRECT_URI, authorize_url, follow_to_code, pkce_pair
+from oauth_helpers import authorize_url, code_grant, follow_to_code, pkce_pair
 
 
 def test_code_flow_with_pkce_issues_tokens_and_userinfo(app, client, citizen, register_client):
@@ -19,14 +19,7 @@ def test_code_flow_with_pkce_issues_tokens_and_userinfo(app, client, citizen, re
     )
     assert params["iss"] == app.config["ISSUER"]
     token = client.post(
-        "/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": params["code"],
-            "redirect_uri": REDIRECT_URI,
-            "code_verifier": verifier,
-        },
-        auth=(rp.client_id, secret),
+        "/token", data=code_grant(params["code"], verifier), auth=(rp.client_id, secret)
     )
     assert token.status_code == 200, token.get_json()
     body = token.get_json()

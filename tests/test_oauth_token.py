@@ -12,7 +12,7 @@ from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet
 
 from conftest import CITIZEN_NID
-from oauth_helpers import REDIRECT_URI, authorize_url, follow_to_code, pkce_pair
+from oauth_helpers import REDIRECT_URI, authorize_url, code_grant, follow_to_code, pkce_pair
 
 
 @pytest.fixture
@@ -27,14 +27,7 @@ def _code(client, rp_id: str, scope: str = "openid", **extra) -> tuple[str, str]
 
 
 def _redeem(client, code, verifier, auth, **extra):
-    data = {
-        "grant_type": "authorization_code",
-        "code": code,
-        "redirect_uri": REDIRECT_URI,
-        "code_verifier": verifier,
-        **extra,
-    }
-    return client.post("/token", data=data, auth=auth)
+    return client.post("/token", data=code_grant(code, verifier, **extra), auth=auth)
 
 
 def _userinfo(client, access_token):

@@ -13,11 +13,10 @@ import pytest
 from flask_migrate import upgrade
 
 from idp import create_app
-from idp.cli import create_client, create_user
 from idp.models import db
 
-from conftest import CITIZEN_NID, PASSWORD, TEST_SETTINGS
-from oauth_helpers import REDIRECT_URI, authorize_url, follow_to_code, pkce_pair
+from conftest import TEST_SETTINGS
+from oauth_helpers import code_grant, new_sign_in
 
 ADMIN_URL = os.environ.get("IDP_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -47,34 +46,11 @@ def test_migrations_and_code_flow_on_postgresql(postgres_url, keys_dir, tmp_path
     )
     with app.app_context():
         upgrade()
-        create_user(kind="citizen", identifier=CITIZEN_NID, password=PASSWORD)
-        rp, secret = create_client(name="RP", redirect_uris=[REDIRECT_URI], first_party=True)
+    client_id, secret, code, verifier = new_sign_in(app)
     browser = app.test_client()
-    verifier, challenge = pkce_pair()
-    code = follow_to_code(browser, authorize_url(rp.client_id, challenge=challenge), CITIZEN_NID)[
-        "code"
-    ]
-    token = browser.post(
-        "/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": REDIRECT_URI,
-            "code_verifier": verifier,
-        },
-        auth=(rp.client_id, secret),
-    )
+    token = browser.post("/token", data=code_grant(code, verifier), auth=(client_id, secret))
     assert token.status_code == 200, token.get_json()
-    replay = browser.post(
-        "/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": REDIRECT_URI,
-            "code_verifier": verifier,
-        },
-        auth=(rp.client_id, secret),
-    )
+    replay = browser.post("/token", data=code_grant(code, verifier), auth=(client_id, secret))
     assert replay.get_json()["error"] == "invalid_grant"
     with app.app_context():
         db.engine.dispose()
