@@ -53,12 +53,19 @@ def create_app(config: dict | None = None) -> Flask:
 
     _init_services(app)
 
+    from . import admin
+    from .auth import account_views, recovery_views, registration_views
     from .auth.views import bp as auth_bp
     from .oauth import views as oauth_views
     from .web import pages
 
     app.register_blueprint(oauth_views.bp)
     app.register_blueprint(auth_bp)
+    app.register_blueprint(account_views.bp)
+    app.register_blueprint(recovery_views.bp)
+    app.register_blueprint(registration_views.bp)
+    app.register_blueprint(admin.bp)
+    csrf.exempt(admin.bp)
     # Endpoints that relying parties call or post to authenticate clients or tokens themselves
     # (logout confirmation checks its own CSRF token): a session CSRF token means nothing there.
     for view in (
@@ -94,6 +101,7 @@ def _configure_flask(app: Flask) -> None:
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config["BABEL_DEFAULT_LOCALE"] = app.config["LOCALES"][0]
+    app.config["BABEL_DEFAULT_TIMEZONE"] = "Europe/Tirane"
     app.debug = app.config["DEBUG"]
     if not issuer_is_https:
         # Authlib refuses plain http unless told; validate() allows it only outside production.
@@ -126,6 +134,7 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
 
 def _init_services(app: Flask) -> None:
     """The services views ask for, chosen once at start-up (see idp.store, idp.keystore)."""
+    from .delivery import create_senders
     from .oauth import discovery
     from .oauth.server import create_server
     from .store.sql import SqlStore
@@ -140,6 +149,7 @@ def _init_services(app: Flask) -> None:
         app.config["ARGON2_MEMORY_COST"],
         app.config["ARGON2_PARALLELISM"],
     )
+    app.extensions["idp.senders"] = create_senders(app.config, app.instance_path)
     app.extensions["idp.oauth"] = create_server(app)
     app.extensions["idp.metadata_json"] = json.dumps(discovery.metadata(app), indent=2)
 

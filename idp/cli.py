@@ -127,6 +127,30 @@ def create_user(
     return user
 
 
+@users.command("unlock")
+@click.argument("identifier")
+@click.option(
+    "--kind",
+    type=click.Choice([CITIZEN, BUSINESS]),
+    help="Defaults to citizen for a NID, business otherwise.",
+)
+@with_appcontext
+def users_unlock(identifier: str, kind: str | None) -> None:
+    """Lift the lock of an account after wrong passwords (support, on request)."""
+    from .auth import lockout
+    from .auth.login import account_kind
+
+    identifier = identifiers.normalize(identifier)
+    kind = kind or account_kind(identifier, None)
+    was_locked = lockout.locked_until(kind, identifier) is not None
+    lockout.unlock(kind, identifier, by="cli")
+    click.echo(
+        f"{kind} {identifier} unlocked"
+        if was_locked
+        else f"{kind} {identifier} was not locked; its failure count is reset"
+    )
+
+
 # -- clients -----------------------------------------------------------------------------------
 
 

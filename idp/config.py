@@ -70,6 +70,54 @@ DEFAULTS: dict[str, Any] = {
     "ACR_LOW": "http://eidas.europa.eu/LoA/low",
     "ACR_SUBSTANTIAL": "http://eidas.europa.eu/LoA/substantial",
     "ACR_HIGH": "http://eidas.europa.eu/LoA/high",
+    # -- The e-Albania login --
+    # One-time codes: validity (DOMAIN.md: about 180 s; NIST SP 800-63B allows up to 10 min),
+    # the wait before another code may be sent, and limits per login transaction.
+    "OTP_LIFETIME": 180,
+    "OTP_RESEND_COOLDOWN": 30,
+    "OTP_MAX_SENDS": 5,
+    "OTP_MAX_ATTEMPTS": 5,
+    # How long a login, recovery or registration may take from its first step to its last.
+    "LOGIN_TRANSACTION_LIFETIME": 900,
+    # Wrong passwords in a row that lock an account, and for how long (e-Albania: 3 for 3 hours).
+    "LOCKOUT_THRESHOLD": 3,
+    "LOCKOUT_DURATION": 10800,
+    # Failed sign-ins from one source address within the window before it is refused with 429
+    # (password spraying across many accounts).
+    "IP_FAILURE_LIMIT": 30,
+    "IP_FAILURE_WINDOW": 900,
+    # NIST SP 800-63B §3.1.1.2: at least 8, we ask 10; at least 64 must be allowed.
+    "PASSWORD_MIN_LENGTH": 10,
+    "PASSWORD_MAX_LENGTH": 256,
+    # The admin API (unlock accounts) accepts this bearer credential; empty disables the API.
+    "ADMIN_TOKEN": "",
+    # -- Delivery of codes and notices --
+    # "outbox" writes each message as a JSON line to OUTBOX (development and tests only);
+    # "gateway" / "smtp" deliver for real. Production refuses the outbox.
+    "SMS_SENDER": "outbox",
+    "MAIL_SENDER": "outbox",
+    # Empty means instance/outbox.jsonl.
+    "OUTBOX": "",
+    # SMS through an HTTP gateway: POST to the URL with the credential in a header, the payload
+    # as JSON or a form with the field names below, plus constant fields (a JSON object).
+    "SMS_GATEWAY_URL": "",
+    "SMS_GATEWAY_AUTH_HEADER": "Authorization",
+    "SMS_GATEWAY_CREDENTIAL": "",
+    "SMS_GATEWAY_FORMAT": "json",
+    "SMS_GATEWAY_TO_FIELD": "to",
+    "SMS_GATEWAY_TEXT_FIELD": "text",
+    "SMS_GATEWAY_EXTRA_FIELDS": "{}",
+    "SMS_GATEWAY_TIMEOUT": 5,
+    "SMS_GATEWAY_RETRIES": 1,
+    # E-mail through SMTP: "starttls" (port 587), "tls" (implicit, port 465) or "none" (a relay
+    # on a trusted network only).
+    "SMTP_HOST": "localhost",
+    "SMTP_PORT": 587,
+    "SMTP_SECURITY": "starttls",
+    "SMTP_USERNAME": "",
+    "SMTP_PASSWORD": "",
+    "SMTP_FROM": "e-Albania <no-reply@e-albania.al>",
+    "SMTP_TIMEOUT": 10,
 }
 
 
@@ -145,6 +193,16 @@ def validate(settings: dict) -> None:
             raise ConfigError(f"IDP_{alg_setting} must be one of {', '.join(SIGNING_ALGORITHMS)}")
     if not settings["LOCALES"]:
         raise ConfigError("IDP_LOCALES must name at least one language")
+    if settings["SMS_SENDER"] not in ("outbox", "gateway"):
+        raise ConfigError("IDP_SMS_SENDER must be 'outbox' or 'gateway'")
+    if settings["MAIL_SENDER"] not in ("outbox", "smtp"):
+        raise ConfigError("IDP_MAIL_SENDER must be 'outbox' or 'smtp'")
+    if settings["SMS_SENDER"] == "gateway" and not settings["SMS_GATEWAY_URL"]:
+        raise ConfigError("IDP_SMS_GATEWAY_URL must be set when IDP_SMS_SENDER is 'gateway'")
+    if settings["SMS_GATEWAY_FORMAT"] not in ("json", "form"):
+        raise ConfigError("IDP_SMS_GATEWAY_FORMAT must be 'json' or 'form'")
+    if settings["SMTP_SECURITY"] not in ("starttls", "tls", "none"):
+        raise ConfigError("IDP_SMTP_SECURITY must be 'starttls', 'tls' or 'none'")
     if settings["ENV"] != "production":
         return
     if settings["SECRET_KEY"] in ("", INSECURE_SECRET_KEY) or len(settings["SECRET_KEY"]) < 32:
@@ -157,6 +215,17 @@ def validate(settings: dict) -> None:
         raise ConfigError("IDP_KEY_PASSPHRASE or IDP_KEY_PASSPHRASE_FILE must be set in production")
     if len(settings["PAIRWISE_SALT"]) < 16:
         raise ConfigError("IDP_PAIRWISE_SALT must be set (at least 16 characters) in production")
+    if "outbox" in (settings["SMS_SENDER"], settings["MAIL_SENDER"]):
+        raise ConfigError(
+            "IDP_SMS_SENDER and IDP_MAIL_SENDER must deliver for real in production "
+            "(gateway / smtp), not to the development outbox"
+        )
+    if settings["SMS_GATEWAY_URL"] and not settings["SMS_GATEWAY_URL"].startswith("https://"):
+        raise ConfigError("IDP_SMS_GATEWAY_URL must be https in production")
+    if settings["SMTP_SECURITY"] == "none":
+        raise ConfigError("IDP_SMTP_SECURITY must be starttls or tls in production")
+    if settings["ADMIN_TOKEN"] and len(settings["ADMIN_TOKEN"]) < 32:
+        raise ConfigError("IDP_ADMIN_TOKEN must be at least 32 random characters")
 
 
 # Algorithms the key store can hold and the provider can sign with.

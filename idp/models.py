@@ -52,6 +52,10 @@ class User(db.Model):
     email_verified: Mapped[bool] = mapped_column(default=False)
     phone: Mapped[str | None] = mapped_column(String(32))
     phone_verified: Mapped[bool] = mapped_column(default=False)
+    # Recovery only, never a sign-in factor (NIST SP 800-63B): a key of
+    # auth.security_questions.QUESTIONS and the argon2id hash of the normalised answer.
+    security_question: Mapped[str | None] = mapped_column(String(64))
+    security_answer_hash: Mapped[str | None] = mapped_column(String(255))
     disabled: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[int] = mapped_column(default=now)
     # Sessions started before this moment are no longer valid ("sign out everywhere").

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import unicodedata
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -40,6 +41,12 @@ def equal(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))
 
 
+def _normalize(secret: str) -> str:
+    """NIST SP 800-63B §5.1.1.2: NFKC, so the same password typed on another keyboard (a
+    composed or decomposed "ë") still matches."""
+    return unicodedata.normalize("NFKC", secret)
+
+
 class Passwords:
     """argon2id hashing with the configured cost; verifies the same work for unknown accounts."""
 
@@ -59,14 +66,13 @@ class Passwords:
         }
 
     def hash(self, password: str) -> str:
-        return self._hasher.hash(password)
+        return self._hasher.hash(_normalize(password))
 
     def verify(self, stored_hash: str | None, password: str) -> bool:
         """True when password matches; with no stored hash, does the same work and says False."""
         try:
-            return self._hasher.verify(stored_hash or self._dummy_hash, password) and bool(
-                stored_hash
-            )
+            matches = self._hasher.verify(stored_hash or self._dummy_hash, _normalize(password))
+            return matches and bool(stored_hash)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False
 

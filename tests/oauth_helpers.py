@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
 import secrets
+from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from conftest import PASSWORD
@@ -48,8 +50,26 @@ def query(location: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
 
 
-def login(browser, location: str, identifier: str, password: str = PASSWORD):
-    """Follow a redirect to the login page and submit it; returns the response to the POST."""
+def outbox_messages(app) -> list[dict]:
+    """Messages the provider wrote to its development outbox, oldest first."""
+    path = Path(app.config["OUTBOX"] or Path(app.instance_path) / "outbox.jsonl")
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def last_code(app, to: str | None = None) -> str:
+    """The 6-digit code of the newest message (to one address)."""
+    for message in reversed(outbox_messages(app)):
+        if to is None or message["to"] == to:
+            match = re.search(r"\b(\d{6})\b", message["text"])
+            if match:
+                return match.group(1)
+    raise AssertionError("no code in the outbox")
+
+
+def submit_password(browser, location: str, identifier: str, password: str = PASSWORD):
+    """Open the login page at location and submit identifier and password."""
     page = browser.get(location)
     assert page.status_code == 200, page.status_code
     challenge = query(location).get("login_challenge", "")
@@ -62,6 +82,23 @@ def login(browser, location: str, identifier: str, password: str = PASSWORD):
             "login_challenge": challenge,
         },
     )
+
+
+def submit_code(browser, code: str):
+    page = browser.get("/code")
+    return browser.post(
+        "/code", data={"csrf_token": csrf_token(page.get_data(as_text=True)), "otp": code}
+    )
+
+
+def login(browser, location: str, identifier: str, password: str = PASSWORD):
+    """Both factors: password, then the code from the outbox; returns the response to the
+    code (a redirect onwards)."""
+    response = submit_password(browser, location, identifier, password)
+    if response.status_code != 303:
+        return response
+    assert response.headers["Location"].endswith("/code"), response.headers["Location"]
+    return submit_code(browser, last_code(browser.application))
 
 
 def consent(browser, location: str, decision: str = "allow"):
@@ -84,7 +121,7 @@ def follow_to_code(browser, url: str, identifier: str, decision: str = "allow") 
         location = response.headers.get("Location", "")
         if location.startswith(REDIRECT_URI):
             return query(location)
-        assert response.status_code in (302, 303), (response.status_code, response.get_data())
+        assert response.status_code in (302, 303), (response.status_code, response.get_data()[:500])
         if location.startswith("/login"):
             response = login(browser, location, identifier)
         elif location.startswith("/consent"):
@@ -113,7 +150,13 @@ def new_sign_in(app) -> tuple[str, str, str, str]:
     from conftest import CITIZEN_NID, PASSWORD
 
     with app.app_context():
-        create_user(kind="citizen", identifier=CITIZEN_NID, password=PASSWORD)
+        create_user(
+            kind="citizen",
+            identifier=CITIZEN_NID,
+            password=PASSWORD,
+            email="arta@example.org",
+            phone="+355690000001",
+        )
         rp, secret = create_client(name="RP", redirect_uris=[REDIRECT_URI], first_party=True)
     verifier, challenge = pkce_pair()
     params = follow_to_code(

@@ -8,16 +8,28 @@ from pathlib import Path
 import pytest
 
 from idp import config
+from idp.delivery import create_senders
+from idp.delivery.mail import SmtpSender
+from idp.delivery.sms import SmsGatewaySender
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 DEFAULT_FILE = CONFIG_DIR / "default.toml"
 PRODUCTION_EXAMPLE = CONFIG_DIR / "production.example.toml"
-SECRET_SETTINGS = {"SECRET_KEY", "KEY_PASSPHRASE", "PAIRWISE_SALT"}
+SECRET_SETTINGS = {
+    "SECRET_KEY",
+    "KEY_PASSPHRASE",
+    "PAIRWISE_SALT",
+    "ADMIN_TOKEN",
+    "SMS_GATEWAY_CREDENTIAL",
+    "SMTP_PASSWORD",
+}
 # What an operator supplies beside the example, through the environment.
 PRODUCTION_SECRETS = {
     "IDP_SECRET_KEY": "a-production-secret-key-of-at-least-32-characters",
     "IDP_KEY_PASSPHRASE": "a-production-key-passphrase",
     "IDP_PAIRWISE_SALT": "a-production-pairwise-salt",
+    "IDP_SMS_GATEWAY_CREDENTIAL": "Bearer a-production-gateway-credential",
+    "IDP_SMTP_PASSWORD": "a-production-smtp-password",
 }
 
 
@@ -54,6 +66,18 @@ def test_production_example_validates_once_secrets_come_from_the_environment():
     assert settings["KEYS_DIR"]
     assert settings["KEY_PASSPHRASE_FILE"]
     assert settings["TRUSTED_PROXIES"] > 0
+    assert (settings["SMS_SENDER"], settings["MAIL_SENDER"]) == ("gateway", "smtp")
+    assert settings["SMS_GATEWAY_URL"].startswith("https://")
+    assert settings["SMTP_SECURITY"] != "none"
+
+
+def test_production_example_builds_real_senders():
+    settings = config.load(environ=production_environment())
+
+    senders = create_senders(settings, instance_path="/nonexistent")
+
+    assert isinstance(senders["sms"], SmsGatewaySender)
+    assert isinstance(senders["email"], SmtpSender)
 
 
 def test_production_example_holds_no_secrets():
@@ -82,6 +106,9 @@ def test_production_example_alone_is_refused_for_want_of_a_secret_key():
             id="no-key-passphrase",
         ),
         pytest.param({"IDP_PAIRWISE_SALT": ""}, "IDP_PAIRWISE_SALT", id="no-pairwise-salt"),
+        pytest.param({"IDP_SMS_SENDER": "outbox"}, "IDP_SMS_SENDER", id="sms-to-outbox"),
+        pytest.param({"IDP_MAIL_SENDER": "outbox"}, "IDP_MAIL_SENDER", id="mail-to-outbox"),
+        pytest.param({"IDP_ADMIN_TOKEN": "too-short"}, "IDP_ADMIN_TOKEN", id="short-admin-token"),
     ],
 )
 def test_production_refuses_an_unsafe_setting_and_names_it(changes, named):

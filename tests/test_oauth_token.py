@@ -69,7 +69,9 @@ def test_id_token_has_every_required_claim(app, client, rp):
     ):
         assert name in claims, name
     assert claims["iss"] == app.config["ISSUER"]
-    assert claims["amr"] == ["pwd"]
+    # Password and a code that reached the phone by SMS: substantial (DOMAIN.md, eIDAS).
+    assert claims["amr"] == ["pwd", "otp", "sms", "mfa"]
+    assert claims["acr"] == app.config["ACR_SUBSTANTIAL"]
 
 
 def test_access_token_is_an_rfc9068_jwt(app, client, rp):

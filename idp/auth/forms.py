@@ -44,3 +44,12 @@ class LoginForm(FlaskForm):
 
 class ConfirmForm(FlaskForm):
     """A form with only the CSRF token: consent decisions, revocations, sign-out."""
+
+
+class CodeForm(FlaskForm):
+    """The one-time code (field name `otp`, fixed by the interface)."""
+
+    otp = StringField(
+        _l("Code"),
+        validators=[DataRequired(_l("Enter the 6-digit code.")), Length(max=12)],
+    )

@@ -1,52 +1,67 @@
-"""Password authentication of an account, with the same answer and the same work whether or not
-the account exists (no enumeration)."""
+"""Password authentication of an account: lockout first, the same answer and the same work
+whether or not the account exists (no enumeration)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from flask import current_app
 from sqlalchemy import select
 
 from .. import audit
 from ..models import BUSINESS, CITIZEN, User, db
-from . import identifiers
+from . import identifiers, lockout, notices
 
 
-def find_account(identifier: str, kind: str | None) -> User | None:
-    """The account for an identifier. Without a kind, a citizen account is preferred: a
-    self-employed person's NIPT equals their NID, so the login page lets people choose."""
-    kinds = [kind] if kind in (CITIZEN, BUSINESS) else [CITIZEN, BUSINESS]
-    for candidate in kinds:
-        user = db.session.execute(
-            select(User).where(User.kind == candidate, User.identifier == identifier)
-        ).scalar()
-        if user is not None:
-            return user
-    return None
+def account_kind(identifier: str, chosen: str | None) -> str:
+    """The kind of account meant, from the input alone (never from whether accounts exist).
 
-
-def account_kind(identifier: str, chosen: str | None) -> str | None:
-    """The kind of account meant: a string that cannot be a NID can only be a NIPT."""
-    if chosen == CITIZEN and not identifiers.is_valid_nid(identifier):
+    A string that is not a NID can only be a NIPT. A NID-shaped string is a citizen unless the
+    person chose "business" (a self-employed person's NIPT is their NID).
+    """
+    if chosen == BUSINESS or not identifiers.is_valid_nid(identifier):
         return BUSINESS
-    return chosen if chosen in (CITIZEN, BUSINESS) else None
+    return CITIZEN
+
+
+def find_account(identifier: str, kind: str) -> User | None:
+    return db.session.execute(
+        select(User).where(User.kind == kind, User.identifier == identifier)
+    ).scalar()
 
 
 def identifier_is_well_formed(identifier: str) -> bool:
     return identifiers.is_valid_nid(identifier) or identifiers.is_valid_nipt(identifier)
 
 
-def authenticate(identifier: str, password: str, kind: str | None = None) -> User | None:
-    """The account if identifier and password match an active account, else None."""
+@dataclass(frozen=True)
+class PasswordCheck:
+    user: User | None
+    # Set when the account is locked: the attempt was refused, or it was the one that locked.
+    locked_until: float | None = None
+
+
+def check_password(identifier: str, password: str, chosen_kind: str | None) -> PasswordCheck:
+    """First factor. Locked accounts are refused without evaluating the password."""
     identifier = identifiers.normalize(identifier)
-    kind = account_kind(identifier, kind)
-    passwords = current_app.extensions["idp.passwords"]
+    kind = account_kind(identifier, chosen_kind)
+    attempt = lockout.begin_attempt(kind, identifier)
+    if not attempt.allowed:
+        audit.record("login.password", "locked", account=identifier)
+        return PasswordCheck(None, attempt.locked_until)
     user = find_account(identifier, kind)
+    passwords = current_app.extensions["idp.passwords"]
     stored_hash = user.password_hash if user is not None and not user.disabled else None
     # Always one argon2id verification: unknown accounts verify against a dummy hash.
     if not passwords.verify(stored_hash, password):
         audit.record("login.password", "failed", account=identifier)
-        return None
+        locked_until = lockout.record_failure(attempt)
+        if locked_until is not None and user is not None:
+            notices.account_locked(user, locked_until)
+        return PasswordCheck(None, locked_until)
+    lockout.record_success(attempt)
     if passwords.needs_rehash(stored_hash):
         user.password_hash = passwords.hash(password)
+        db.session.commit()
     audit.record("login.password", "ok", account=identifier)
-    return user
+    return PasswordCheck(user)

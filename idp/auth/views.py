@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from .. import audit
-from ..models import Client, Consent, Grant, User, db, now
-from ..oauth import authorize, logout
+from ..models import Client, Consent, User, db, now
+from ..oauth import authorize
 from ..oauth.claims import USER_SCOPES
-from . import sessions
-from .forms import ConfirmForm, LoginForm
-from .login import authenticate
+from . import codes, lockout, sessions
+from .forms import CodeForm, ConfirmForm, LoginForm
+from .login import check_password
 
 bp = Blueprint("auth", __name__)
 
@@ -36,18 +44,101 @@ def login():
             form.nid.data = (pending["params"].get("login_hint") or [""])[0][:20]
     error = None
     if form.validate_on_submit():
-        user = authenticate(form.nid.data, form.password.data, form.account_type.data)
-        if user is not None:
-            acr = current_app.config["ACR_LOW"]
-            session = sessions.start(user, acr=acr, amr=["pwd"])
-            if challenge:
-                authorize.update_pending(challenge, login_sid=session.sid)
-                return redirect(authorize.continue_url(challenge))
-            return redirect(url_for("auth.account"))
+        blocked_until = lockout.address_blocked_until()
+        if blocked_until is not None:
+            return render_template("throttled.html", until=blocked_until), 429
+        result = check_password(form.nid.data, form.password.data, form.account_type.data)
+        if result.locked_until is not None:
+            return render_template("locked.html", until=result.locked_until), 403
+        if result.user is not None:
+            return _send_sign_in_code(result.user, challenge)
         # One message for unknown accounts and wrong passwords: nobody learns which NIDs exist.
         error = _("The identifier or the password is wrong.")
     status = 200 if request.method == "GET" or (form.errors == {} and error is None) else 400
     return render_template("login.html", form=form, client=client, error=error), status
+
+
+def _send_sign_in_code(user: User, challenge: str | None):
+    destinations = codes.sign_in_destinations(user)
+    if not destinations:
+        audit.record("login.code", "failed", account=user.identifier, reason="no contact")
+        return render_template("no_contact.html"), 403
+    transaction = codes.start(
+        "login", user.identifier, user.kind, [destinations], user=user, login_challenge=challenge
+    )
+    codes.send_code(transaction, *sign_in_message())
+    return redirect(url_for("auth.code"), code=303)
+
+
+def sign_in_message() -> tuple[str, str]:
+    """(text, subject) of a sign-in code, in the page's language."""
+    site = current_app.config["SITE_NAME"]
+    text = _(
+        "Your %(site)s sign-in code is {code}. It expires in {minutes} minutes. "
+        "Never share it with anyone.",
+        site=site,
+    )
+    return text, _("Your %(site)s sign-in code", site=site)
+
+
+@bp.route("/code", methods=["GET", "POST"])
+def code():
+    """The one-time code page of every transaction (sign-in, password change, recovery, ...)."""
+    transaction = codes.current()
+    if transaction is None or not transaction.steps:
+        return render_template("code_ended.html"), 400
+    form = CodeForm()
+    message = None
+    if form.validate_on_submit():
+        result = codes.check_code(transaction, form.otp.data)
+        if result is codes.Check.OK:
+            return codes.complete(transaction)
+        if result is codes.Check.ENDED:
+            return render_template("code_ended.html", too_many=True), 400
+        if result is codes.Check.EXPIRED:
+            message = _("The code has expired. Send yourself a new code.")
+        else:
+            message = _("The code is wrong. Check it and try again.")
+    status = 400 if message or form.errors else 200
+    return render_template(
+        "code.html", form=form, transaction=transaction, message=message, resend_form=ConfirmForm()
+    ), status
+
+
+@bp.route("/code/resend", methods=["POST"])
+def code_resend():
+    transaction = codes.current()
+    form = ConfirmForm()
+    if transaction is None or not transaction.steps or not form.validate_on_submit():
+        return render_template("code_ended.html"), 400
+    if not codes.may_send(transaction):
+        flash(_("Please wait before asking for another code."))
+    else:
+        failed = codes.send_code(transaction, *codes.message_for(transaction))
+        if len(failed) == len(transaction.destinations):
+            flash(_("We could not send the code. Try again in a moment."))
+        else:
+            flash(_("A new code has been sent. The previous one no longer works."))
+    return redirect(url_for("auth.code"), code=303)
+
+
+@codes.on_complete("login", message=sign_in_message)
+def complete_sign_in(transaction: codes.Transaction):
+    """Both factors passed: start the single sign-on session."""
+    config = current_app.config
+    user = db.session.get(User, transaction.user_id)
+    by_sms = "sms" in transaction.data.get("verified_channels", [])
+    # DOMAIN.md / NIST SP 800-63B: a code reached by SMS is "substantial"; by e-mail only, less.
+    acr = config["ACR_SUBSTANTIAL"] if by_sms else config["ACR_LOW"]
+    amr = ["pwd", "otp", "sms", "mfa"] if by_sms else ["pwd", "otp", "mail"]
+    session = sessions.start(user, acr=acr, amr=amr)
+    codes.end()
+    audit.record("login", "ok", account=user.identifier, acr=acr, amr=amr)
+    challenge = transaction.login_challenge
+    if challenge and authorize.load_pending(challenge) is not None:
+        authorize.update_pending(challenge, login_sid=session.sid)
+        return redirect(authorize.continue_url(challenge), code=303)
+    return redirect(url_for("account.overview"), code=303)
 
 
 @bp.route("/consent", methods=["GET", "POST"])
@@ -97,48 +188,3 @@ def _remember_consent(user: User, client: Client, scopes: list[str]) -> None:
     consent.scopes = sorted(set(consent.scopes) | set(scopes))
     consent.granted_at = now()
     db.session.commit()
-
-
-@bp.route("/account")
-def account():
-    session = sessions.current()
-    if session is None:
-        return redirect(url_for("auth.login"))
-    user = db.session.get(User, session.user_id)
-    consents = db.session.execute(
-        select(Consent, Client)
-        .join(Client, Client.client_id == Consent.client_id)
-        .where(Consent.user_id == user.id)
-        .order_by(Client.name)
-    ).all()
-    return render_template("account.html", user=user, consents=consents, form=ConfirmForm())
-
-
-@bp.route("/account/consents/<client_id>/revoke", methods=["POST"])
-def revoke_consent(client_id: str):
-    session = sessions.current()
-    form = ConfirmForm()
-    if session is None or not form.validate_on_submit():
-        abort(400)
-    user = db.session.get(User, session.user_id)
-    db.session.execute(
-        Consent.__table__.delete().where(Consent.user_id == user.id, Consent.client_id == client_id)
-    )
-    # Withdrawing consent also ends what the client obtained with it.
-    db.session.execute(
-        update(Grant)
-        .where(Grant.user_id == user.id, Grant.client_id == client_id, Grant.revoked_at.is_(None))
-        .values(revoked_at=now())
-    )
-    db.session.commit()
-    audit.record("consent", "revoked", account=user.identifier, client_id=client_id)
-    return redirect(url_for("auth.account"))
-
-
-@bp.route("/account/logout", methods=["POST"])
-def account_logout():
-    session = sessions.current()
-    form = ConfirmForm()
-    if session is not None and form.validate_on_submit():
-        logout.sign_out(session)
-    return render_template("logged_out.html")

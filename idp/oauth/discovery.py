@@ -14,7 +14,7 @@ from .grants import ALL_AUTH_METHODS
 
 def metadata(app: Flask) -> dict:
     issuer = app.config["ISSUER"]
-    acr_values = [app.config["ACR_LOW"]]
+    acr_values = [app.config["ACR_LOW"], app.config["ACR_SUBSTANTIAL"]]
     return {
         "issuer": issuer,
         "authorization_endpoint": f"{issuer}/authorize",

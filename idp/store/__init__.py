@@ -7,7 +7,14 @@ Values are JSON-serialisable dicts. Every entry expires; expired entries are nev
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Counter:
+    value: int
+    expires_at: float
 
 
 class Store(Protocol):
@@ -24,4 +31,14 @@ class Store(Protocol):
         """Atomically read and delete key: of two concurrent callers, only one gets the value."""
 
     def delete(self, key: str) -> None:
-        """Remove key if present."""
+        """Remove key (a value or a counter) if present."""
+
+    def incr(self, key: str, ttl: int) -> Counter:
+        """Atomically add one to a counter and return it. A missing or expired counter starts
+        at 1 and lives ttl seconds; later increments do not extend it."""
+
+    def count(self, key: str) -> Counter | None:
+        """The live counter under key, or None."""
+
+    def extend(self, key: str, ttl: int) -> None:
+        """Let a live counter (or value) expire ttl seconds from now."""

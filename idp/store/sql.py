@@ -6,11 +6,13 @@ import json
 import random
 import time
 
-from sqlalchemy import String, Text, delete, insert, select
+from sqlalchemy import String, Text, case, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..models import db
+from . import Counter
 
 # Expired rows are removed by the writers themselves, about once in this many writes.
 PURGE_EVERY = 200
@@ -21,6 +23,8 @@ class ShortLivedState(db.Model):
 
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+    # Atomic counters (lockout, throttles, attempts) use this column; values leave it at 0.
+    counter: Mapped[int] = mapped_column(default=0, server_default="0")
     expires_at: Mapped[float] = mapped_column(index=True)
 
 
@@ -75,6 +79,44 @@ class SqlStore:
 
     def delete(self, key: str) -> None:
         db.session.execute(delete(ShortLivedState).where(ShortLivedState.key == key))
+        db.session.commit()
+
+    def incr(self, key: str, ttl: int) -> Counter:
+        # One upsert statement: concurrent callers each get a distinct value, on SQLite (where
+        # writers are serialised) and on PostgreSQL (row lock of ON CONFLICT DO UPDATE).
+        now = time.time()
+        dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+        table = ShortLivedState.__table__
+        expired = table.c.expires_at <= now
+        statement = dialect.insert(table).values(
+            key=key, value="{}", counter=1, expires_at=now + ttl
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=[table.c.key],
+            set_={
+                "counter": case((expired, 1), else_=table.c.counter + 1),
+                "expires_at": case((expired, now + ttl), else_=table.c.expires_at),
+            },
+        ).returning(table.c.counter, table.c.expires_at)
+        value, expires_at = db.session.execute(statement).one()
+        db.session.commit()
+        return Counter(value, expires_at)
+
+    def count(self, key: str) -> Counter | None:
+        row = db.session.execute(
+            select(ShortLivedState.counter, ShortLivedState.expires_at).where(
+                ShortLivedState.key == key, ShortLivedState.expires_at > time.time()
+            )
+        ).one_or_none()
+        db.session.commit()
+        return None if row is None else Counter(row[0], row[1])
+
+    def extend(self, key: str, ttl: int) -> None:
+        db.session.execute(
+            update(ShortLivedState)
+            .where(ShortLivedState.key == key, ShortLivedState.expires_at > time.time())
+            .values(expires_at=time.time() + ttl)
+        )
         db.session.commit()
 
     def _maybe_purge(self) -> None:

@@ -3,16 +3,17 @@ clients, never a stack trace."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 from urllib.parse import urlencode
 
 from flask import Flask, Response, g, render_template, request
-from flask_babel import get_locale
+from flask_babel import format_datetime, format_timedelta, get_locale
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
 
-from ..auth import sessions
+from ..auth import codes, sessions
 from .i18n import LANGUAGE_COOKIE
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,15 @@ def scope_description(scope: str) -> str:
     return str(SCOPE_DESCRIPTIONS.get(scope, scope))
 
 
+def format_time_of(timestamp: float) -> str:
+    """A moment as people read it here (BABEL_DEFAULT_TIMEZONE, the page's language)."""
+    return format_datetime(dt.datetime.fromtimestamp(timestamp, dt.UTC), "short")
+
+
+def format_duration(seconds: int) -> str:
+    return format_timedelta(dt.timedelta(seconds=seconds), threshold=1.5)
+
+
 def language_query(language: str) -> str:
     """The current query string with lang set: switching language keeps the page's state."""
     args = request.args.to_dict(flat=False)
@@ -58,6 +68,10 @@ def init_app(app: Flask) -> None:
     hsts = app.config["ISSUER"].startswith("https://")
 
     app.add_template_global(get_locale)
+    app.add_template_global(format_time_of)
+    app.add_template_global(format_duration)
+    for helper in (codes.mask, codes.channel_name, codes.seconds_left, codes.cooldown_left):
+        app.add_template_global(helper)
     app.add_template_global(scope_description)
     app.add_template_filter(scope_description)
     app.add_template_global(language_query)

@@ -16,7 +16,7 @@ from clients.portal import create_app as create_portal
 from idp.cli import create_client, create_user
 
 from conftest import CITIZEN_NID, PASSWORD, LiveServer, free_port
-from oauth_helpers import csrf_token, pkce_pair, query
+from oauth_helpers import csrf_token, last_code, pkce_pair, query
 
 # Direct calls to the provider (as a relying party's back end would make them).
 TIMEOUT = 10
@@ -28,6 +28,7 @@ class Portal:
     server: LiveServer
     client_id: str
     client_secret: str
+    provider_app: object  # the provider's app: its development outbox holds the codes
 
     @property
     def url(self) -> str:
@@ -75,7 +76,7 @@ def portal(live_provider):
         }
     )
     server = LiveServer(app, port).start()
-    yield Portal(server, client_id, secret)
+    yield Portal(server, client_id, secret, live_provider.app)
     server.stop()
 
 
@@ -85,10 +86,13 @@ def browser():
         yield session
 
 
-def submit_login(browser: requests.Session, page: requests.Response) -> requests.Response:
-    """Fill in the provider's login page that `page` shows, and follow where it leads."""
+def submit_login(
+    browser: requests.Session, page: requests.Response, portal: Portal
+) -> requests.Response:
+    """Fill in the provider's login page that `page` shows, then the one-time code from the
+    outbox, and follow where it leads."""
     assert urlsplit(page.url).path == "/login", page.url
-    return browser.post(
+    code_page = browser.post(
         page.url.split("?")[0],
         data={
             "nid": CITIZEN_NID,
@@ -96,6 +100,11 @@ def submit_login(browser: requests.Session, page: requests.Response) -> requests
             "csrf_token": csrf_token(page.text),
             "login_challenge": query(page.url)["login_challenge"],
         },
+    )
+    assert urlsplit(code_page.url).path == "/code", code_page.url
+    return browser.post(
+        code_page.url,
+        data={"otp": last_code(portal.provider_app), "csrf_token": csrf_token(code_page.text)},
     )
 
 
@@ -117,7 +126,7 @@ def sign_in(browser: requests.Session, portal: Portal) -> requests.Response:
     """The whole journey: portal, provider login, consent, back to the portal's greeting."""
     login_page = browser.get(f"{portal.url}/login")
     assert login_page.status_code == 200, login_page.text
-    consent_page = submit_login(browser, login_page)
+    consent_page = submit_login(browser, login_page, portal)
     assert consent_page.status_code == 200, consent_page.text
     return submit_consent(browser, consent_page)
 
@@ -229,7 +238,7 @@ def test_logout_ends_the_sso_session_and_the_tokens_of_the_sign_in(
 
 def test_refused_consent_shows_a_readable_page(browser, portal):
     login_page = browser.get(f"{portal.url}/login")
-    consent_page = submit_login(browser, login_page)
+    consent_page = submit_login(browser, login_page, portal)
     refused = submit_consent(browser, consent_page, decision="deny")
     assert refused.status_code == 400
     assert urlsplit(refused.url).path == "/callback"

@@ -1,0 +1,1 @@
+"""The person: identifiers, passwords, one-time codes, lockout, sessions and their pages."""

@@ -1,0 +1,299 @@
+"""One-time codes and the transactions they confirm.
+
+A transaction is one thing a person is doing that needs codes: signing in, changing a password,
+recovering an account, registering, changing a phone or e-mail. It lives in the short-lived
+store; this browser knows it by an id in its (signed) session cookie. A transaction has steps;
+each step is one 6-digit code sent to one or more destinations (sign-in: the phone by SMS and
+the e-mail; registration: first the phone, then the e-mail).
+
+Codes come from `secrets`, are stored only as an HMAC bound to the transaction (so a code from
+one transaction never works for another, and a leaked store does not reveal them), expire after
+OTP_LIFETIME, are compared in constant time and work once. Wrong codes are counted atomically
+per transaction; past OTP_MAX_ATTEMPTS the transaction ends and the person starts over. A new
+code replaces the previous one, after a cooldown, at most OTP_MAX_SENDS times.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import hmac
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import phonenumbers
+from flask import current_app, redirect, session, url_for
+from flask_babel import gettext as _
+
+from .. import audit
+from ..delivery import DeliveryError, Message
+from ..models import User
+
+SESSION_KEY = "transaction"
+KEY = "transaction:{}"
+# What happens when the last code of a transaction is confirmed, per purpose.
+_COMPLETIONS: dict[str, Callable] = {}
+# The (text, subject) of a purpose's code message; text has {code} and {minutes}.
+_MESSAGES: dict[str, Callable[[], tuple[str, str]]] = {}
+
+
+@dataclass
+class Destination:
+    channel: str  # "sms" or "email"
+    to: str
+
+
+@dataclass
+class Transaction:
+    id: str
+    purpose: str
+    identifier: str
+    kind: str
+    # Remaining steps; each is the list of destinations of one code. steps[0] is current.
+    steps: list[list[dict]]
+    user_id: int | None = None
+    login_challenge: str | None = None
+    # Purpose-specific data (e.g. the new password's hash until its code is confirmed).
+    data: dict = field(default_factory=dict)
+    code_digest: str = ""
+    code_expires_at: float = 0
+    last_sent_at: float = 0
+    # Channels the current code actually reached.
+    delivered: list[str] = field(default_factory=list)
+    created_at: float = field(default_factory=time.time)
+
+    @property
+    def destinations(self) -> list[Destination]:
+        return [Destination(**d) for d in self.steps[0]] if self.steps else []
+
+
+class Check(enum.Enum):
+    OK = "ok"
+    WRONG = "wrong"
+    EXPIRED = "expired"
+    ENDED = "ended"  # too many wrong codes, or the transaction is gone
+
+
+def _store():
+    return current_app.extensions["idp.store"]
+
+
+def is_albanian(phone: str | None) -> bool:
+    """SMS goes only to Albanian numbers (+355); others get their codes by e-mail."""
+    if not phone:
+        return False
+    try:
+        return phonenumbers.region_code_for_number(phonenumbers.parse(phone, "AL")) == "AL"
+    except phonenumbers.NumberParseException:
+        return False
+
+
+def sign_in_destinations(user: User) -> list[dict]:
+    """Where a sign-in code goes: SMS to an Albanian phone and always the e-mail."""
+    destinations = []
+    if is_albanian(user.phone):
+        destinations.append({"channel": "sms", "to": user.phone})
+    if user.email:
+        destinations.append({"channel": "email", "to": user.email})
+    return destinations
+
+
+def start(
+    purpose: str,
+    identifier: str,
+    kind: str,
+    steps: list[list[dict]],
+    user: User | None = None,
+    login_challenge: str | None = None,
+    data: dict | None = None,
+) -> Transaction:
+    """Begin a transaction for this browser (replacing any earlier one)."""
+    end()
+    transaction = Transaction(
+        id=secrets.token_urlsafe(24),
+        purpose=purpose,
+        identifier=identifier,
+        kind=kind,
+        steps=steps,
+        user_id=user.id if user else None,
+        login_challenge=login_challenge,
+        data=data or {},
+    )
+    save(transaction)
+    session[SESSION_KEY] = transaction.id
+    return transaction
+
+
+def current(purpose: str | None = None) -> Transaction | None:
+    """This browser's live transaction (of the given purpose), or None."""
+    transaction_id = session.get(SESSION_KEY)
+    if not transaction_id:
+        return None
+    data = _store().get(KEY.format(transaction_id))
+    if data is None:
+        return None
+    transaction = Transaction(**data)
+    if purpose is not None and transaction.purpose != purpose:
+        return None
+    return transaction
+
+
+def save(transaction: Transaction) -> None:
+    lifetime = current_app.config["LOGIN_TRANSACTION_LIFETIME"]
+    ttl = max(1, int(transaction.created_at + lifetime - time.time()))
+    _store().put(KEY.format(transaction.id), asdict(transaction), ttl)
+
+
+def end() -> None:
+    transaction_id = session.pop(SESSION_KEY, None)
+    if transaction_id:
+        _store().delete(KEY.format(transaction_id))
+
+
+def seconds_left(transaction: Transaction) -> int:
+    return max(0, int(transaction.code_expires_at - time.time()))
+
+
+def cooldown_left(transaction: Transaction) -> int:
+    cooldown = current_app.config["OTP_RESEND_COOLDOWN"]
+    return max(0, int(transaction.last_sent_at + cooldown - time.time()))
+
+
+def _digest(transaction: Transaction, code: str) -> str:
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, f"{transaction.id}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def may_send(transaction: Transaction) -> bool:
+    """Another code may go out now: cooldown passed and fewer than OTP_MAX_SENDS sent."""
+    if cooldown_left(transaction) > 0:
+        return False
+    sends = _store().count(f"transaction-sends:{transaction.id}")
+    return sends is None or sends.value < current_app.config["OTP_MAX_SENDS"]
+
+
+def send_code(transaction: Transaction, text: str, subject: str) -> list[Destination]:
+    """Send a fresh code to the current step's destinations; returns those that failed.
+
+    `text` contains ``{code}`` and ``{minutes}``. The previous code stops working at once.
+    """
+    config = current_app.config
+    counter = _store().incr(
+        f"transaction-sends:{transaction.id}", config["LOGIN_TRANSACTION_LIFETIME"]
+    )
+    if counter.value > config["OTP_MAX_SENDS"]:
+        return transaction.destinations
+    code = f"{secrets.randbelow(10**6):06d}"
+    transaction.code_digest = _digest(transaction, code)
+    transaction.code_expires_at = time.time() + config["OTP_LIFETIME"]
+    transaction.last_sent_at = time.time()
+    transaction.delivered = []
+    body = text.format(code=code, minutes=max(1, config["OTP_LIFETIME"] // 60))
+    senders = current_app.extensions["idp.senders"]
+    failed = []
+    for destination in transaction.destinations:
+        message = Message(
+            to=destination.to, channel=destination.channel, text=body, subject=subject
+        )
+        try:
+            senders[destination.channel].send(message)
+        except DeliveryError as error:
+            failed.append(destination)
+            audit.record(
+                "code.sent",
+                "failed",
+                account=transaction.identifier,
+                channel=destination.channel,
+                purpose=transaction.purpose,
+                reason=str(error),
+            )
+            continue
+        transaction.delivered.append(destination.channel)
+        audit.record(
+            "code.sent",
+            "ok",
+            account=transaction.identifier,
+            channel=destination.channel,
+            purpose=transaction.purpose,
+        )
+    save(transaction)
+    return failed
+
+
+def check_code(transaction: Transaction, submitted: str) -> Check:
+    """Judge a submitted code; on OK the current step is done (and saved)."""
+    config = current_app.config
+    store = _store()
+    attempts = store.incr(
+        f"transaction-attempts:{transaction.id}", config["LOGIN_TRANSACTION_LIFETIME"]
+    )
+    if attempts.value > config["OTP_MAX_ATTEMPTS"]:
+        audit.record(
+            "code.verified", "ended", account=transaction.identifier, purpose=transaction.purpose
+        )
+        end()
+        return Check.ENDED
+    if not transaction.code_digest or time.time() > transaction.code_expires_at:
+        return Check.EXPIRED
+    candidate = "".join(ch for ch in submitted if ch.isdigit())[:6]
+    if not hmac.compare_digest(_digest(transaction, candidate), transaction.code_digest):
+        audit.record(
+            "code.verified", "failed", account=transaction.identifier, purpose=transaction.purpose
+        )
+        if attempts.value == config["OTP_MAX_ATTEMPTS"]:
+            end()
+            return Check.ENDED
+        return Check.WRONG
+    # Single use even when the same right code arrives twice at once: one caller marks it.
+    if not store.add(f"code-used:{transaction.code_digest}", {}, config["OTP_LIFETIME"]):
+        return Check.ENDED
+    audit.record(
+        "code.verified",
+        "ok",
+        account=transaction.identifier,
+        purpose=transaction.purpose,
+        channels=transaction.delivered,
+    )
+    transaction.steps.pop(0)
+    transaction.code_digest = ""
+    transaction.data.setdefault("verified_channels", []).extend(transaction.delivered)
+    save(transaction)
+    return Check.OK
+
+
+def on_complete(purpose: str, message: Callable[[], tuple[str, str]] | None = None):
+    """Register what finishes a purpose's transaction (and the text of its codes)."""
+
+    def register(function: Callable) -> Callable:
+        _COMPLETIONS[purpose] = function
+        if message is not None:
+            _MESSAGES[purpose] = message
+        return function
+
+    return register
+
+
+def complete(transaction: Transaction):
+    """The current step was confirmed: send the next step's code, or finish the transaction."""
+    if transaction.steps:
+        send_code(transaction, *message_for(transaction))
+        return redirect(url_for("auth.code"), code=303)
+    return _COMPLETIONS[transaction.purpose](transaction)
+
+
+def message_for(transaction: Transaction) -> tuple[str, str]:
+    return _MESSAGES[transaction.purpose]()
+
+
+def mask(destination: Destination) -> str:
+    """A destination shown on the page without revealing it whole."""
+    if destination.channel == "email":
+        local, _, domain = destination.to.partition("@")
+        return f"{local[:1]}***@{domain}"
+    return f"{destination.to[:4]} *** ** {destination.to[-2:]}"
+
+
+def channel_name(channel: str) -> str:
+    return _("SMS") if channel == "sms" else _("e-mail")

@@ -1,0 +1,1 @@
+"""The protocol: Authlib server, grants, endpoints, tokens, discovery, logout."""
