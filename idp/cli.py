@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from . import audit, security
 from .auth import identifiers
+from .auth.security_questions import QUESTIONS, hash_answer
 from .config import SIGNING_ALGORITHMS
 from .models import BUSINESS, CITIZEN, AuditEvent, Client, User, db
 
@@ -121,6 +122,11 @@ def create_user(
         phone=phone,
         phone_verified=bool(phone),
     )
+    if security_question:
+        if security_question not in QUESTIONS or not security_answer:
+            raise click.BadParameter("a known --security-question and its --security-answer")
+        user.security_question = security_question
+        user.security_answer_hash = hash_answer(security_answer)
     db.session.add(user)
     db.session.commit()
     audit.record("account.created", "ok", account=identifier, by="cli")

@@ -23,6 +23,8 @@ DEMO_ACCOUNTS = [
         "family_name": "Demo",
         "email": "arta.demo@example.org",
         "phone": "+355690000001",
+        "security_question": "first_school",
+        "security_answer": "Naim Frashëri",
     },
     {
         "kind": BUSINESS,
@@ -30,6 +32,8 @@ DEMO_ACCOUNTS = [
         "business_name": "Demo Shpk",
         "email": "info@demo-shpk.example.org",
         "phone": "+355690000002",
+        "security_question": "first_street",
+        "security_answer": "Rruga e Durrësit",
     },
     {
         "kind": CITIZEN,
@@ -38,6 +42,8 @@ DEMO_ACCOUNTS = [
         "family_name": "Jashtë",
         "email": "besa.jashte@example.org",
         "phone": "+393330000003",
+        "security_question": "favourite_dish",
+        "security_answer": "Tavë kosi",
     },
 ]
 PORTAL_CLIENT_ID = "portal"
@@ -90,6 +96,7 @@ def seed(portal_url: str) -> dict:
                 "kind": a["kind"],
                 "identifier": a["identifier"],
                 "name": a.get("business_name") or f"{a['given_name']} {a['family_name']}",
+                "security_answer": a["security_answer"],
             }
             for a in DEMO_ACCOUNTS
         ],

@@ -17,7 +17,8 @@ from ..models import User
 _executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="notices")
 
 
-def _send(user: User, subject: str, text: str, event: str) -> None:
+def send(user: User, subject: str, text: str, event: str) -> None:
+    """E-mail a notice to the account owner (after the response), auditing the outcome."""
     if not user.email:
         return
     app = current_app._get_current_object()
@@ -50,4 +51,4 @@ def account_locked(user: User, locked_until: float) -> None:
             until=format_datetime(when, "short"),
             support=config["SUPPORT_EMAIL"],
         )
-    _send(user, subject, text, "notice.account_locked")
+    send(user, subject, text, "notice.account_locked")
