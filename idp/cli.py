@@ -59,9 +59,25 @@ def users() -> None:
 @click.option("--email")
 @click.option("--phone", help="E.164, e.g. +355691234567.")
 @click.option("--password", help="Read from a prompt when omitted (recommended).")
+@click.option(
+    "--security-question",
+    type=click.Choice(sorted(QUESTIONS)),
+    help="For account recovery; needs --security-answer.",
+)
+@click.option("--security-answer")
 @with_appcontext
 def users_create(
-    kind, identifier, given_name, family_name, birthdate, business_name, email, phone, password
+    kind,
+    identifier,
+    given_name,
+    family_name,
+    birthdate,
+    business_name,
+    email,
+    phone,
+    password,
+    security_question,
+    security_answer,
 ) -> None:
     """Create an account."""
     user = create_user(
@@ -73,6 +89,8 @@ def users_create(
         business_name=business_name,
         email=email,
         phone=phone,
+        security_question=security_question,
+        security_answer=security_answer,
         password=password or click.prompt("Password", hide_input=True, confirmation_prompt=True),
     )
     click.echo(f"created {user.kind} {user.identifier} (sub {user.subject})")
@@ -89,6 +107,8 @@ def create_user(
     business_name=None,
     email=None,
     phone=None,
+    security_question=None,
+    security_answer=None,
 ) -> User:
     identifier = identifiers.normalize(identifier)
     if kind == CITIZEN and not identifiers.is_valid_nid(identifier):
