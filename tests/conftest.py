@@ -146,10 +146,26 @@ class LiveServer:
 
 
 @pytest.fixture
-def live_provider(make_app):
-    """The provider on a real port; its issuer is that URL."""
-    port = free_port()
-    app = make_app(ISSUER=f"http://127.0.0.1:{port}")
-    server = LiveServer(app, port).start()
-    yield server
-    server.stop()
+def serve_provider(make_app):
+    """Start providers on real ports with extra settings; each one's issuer is its URL."""
+    servers = []
+
+    def start(**overrides) -> LiveServer:
+        port = free_port()
+        app = make_app(ISSUER=f"http://127.0.0.1:{port}", **overrides)
+        servers.append(LiveServer(app, port).start())
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def live_provider(serve_provider):
+    """The provider on a real port, with the test settings."""
+    return serve_provider()
+
+
+# Real SMTP and SMS gateway servers for delivery tests (defined beside their helpers).
+from delivery_servers import gateway, mail_server  # noqa: E402, F401
