@@ -236,8 +236,34 @@ def wait_until_listening(processes: dict[Service, subprocess.Popen]) -> bool:
 
 
 def wait_for_first_exit(processes: dict[Service, subprocess.Popen]) -> None:
+    """Until a service exits, show each new message of the development outbox (the codes)."""
+    outbox = OutboxTail(OUTBOX)
     while not report_exited(processes):
+        outbox.print_new()
         time.sleep(0.5)
+
+
+class OutboxTail:
+    """Prints messages appended to the outbox since it was created (one JSON object a line)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = path.stat().st_size if path.exists() else 0
+
+    def print_new(self) -> None:
+        if not self.path.exists():
+            return
+        with self.path.open("rb") as handle:
+            handle.seek(self.offset)
+            data = handle.read()
+        complete = data[: data.rfind(b"\n") + 1]  # a line still being written waits
+        self.offset += len(complete)
+        for line in complete.decode("utf-8").splitlines():
+            try:
+                message = json.loads(line)
+                print(f"  [{message['channel']} to {message['to']}] {message['text']}", flush=True)
+            except (ValueError, KeyError):
+                print(f"  [outbox] {line}", flush=True)
 
 
 def report_exited(processes: dict[Service, subprocess.Popen]) -> bool:
@@ -288,8 +314,10 @@ def print_banner(demo_output: str) -> None:
             f"    {account['kind']:<9} {account['identifier']}  {account['name']}"
             for account in demo["accounts"]
         ]
-    if OUTBOX.exists():
-        lines += ["", f"  One-time codes (SMS, e-mail) are written to {OUTBOX.relative_to(ROOT)}"]
+    lines += [
+        "",
+        f"  One-time codes (SMS, e-mail) go to {OUTBOX.relative_to(ROOT)} and appear below.",
+    ]
     lines += ["", "  Ctrl-C stops everything.", "=" * 72, ""]
     print("\n".join(lines), flush=True)
 
