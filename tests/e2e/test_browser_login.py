@@ -1,0 +1,117 @@
+"""A real browser (Playwright driving Debian's chromium) through the whole sign-in: the portal,
+the provider's password and code pages, consent, and back, in Albanian and in English, on a
+phone-sized and a desktop-sized screen. Screenshots are kept in test-artifacts/browser/."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from clients.portal import create_app as create_portal
+from idp.cli import create_client, create_user
+
+from conftest import CITIZEN_NID, PASSWORD, LiveServer, free_port
+from oauth_helpers import last_code
+
+CHROMIUM = Path(os.environ.get("IDP_TEST_CHROMIUM", "/usr/bin/chromium"))
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
+# Flags for a closed network and a root user (see the machine notes): no sandbox, no calls home.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+SCREENS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 900}}
+
+
+@pytest.fixture(scope="module")
+def browser():
+    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    if not CHROMIUM.exists():
+        pytest.skip(f"no chromium at {CHROMIUM} (python3 dev.py test installs it on CI)")
+    with playwright.sync_playwright() as driver:
+        chromium = driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def portal(live_provider):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with live_provider.app.app_context():
+        create_user(
+            kind="citizen",
+            identifier=CITIZEN_NID,
+            password=PASSWORD,
+            given_name="Arta",
+            family_name="Demo",
+            email="arta@example.org",
+            phone="+355690000001",
+        )
+        client, secret = create_client(
+            name="Portali e-Albania",
+            redirect_uris=[f"{url}/callback"],
+            post_logout_redirect_uris=[f"{url}/"],
+            scopes=["openid", "profile", "email", "phone", "nid", "business"],
+        )
+        client_id = client.client_id
+    app = create_portal(
+        {
+            "ISSUER": live_provider.url,
+            "CLIENT_ID": client_id,
+            "CLIENT_SECRET": secret,
+            "SECRET_KEY": "portal-browser-test",
+            "PORTAL_URL": url,
+        }
+    )
+    server = LiveServer(app, port).start()
+    yield server
+    server.stop()
+
+
+def _shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+@pytest.mark.parametrize("language,screen", [("sq", "phone"), ("en", "desktop")])
+def test_sign_in_through_the_portal_in_a_real_browser(
+    browser, live_provider, portal, language, screen
+):
+    context = browser.new_context(viewport=SCREENS[screen], locale=language)
+    page = context.new_page()
+    page.goto(f"{portal.url}/login")
+    page.wait_for_url(re.compile(r".*/login\?login_challenge=.*"))
+    if language == "en":
+        page.click("a[hreflang=en]")
+    assert page.locator("html").get_attribute("lang") == language
+    _shot(page, f"{language}-{screen}-1-password")
+
+    page.fill("input[name=nid]", CITIZEN_NID)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r".*/code$"))
+    countdown = page.locator("[data-countdown-value]")
+    first = int(countdown.inner_text())
+    page.wait_for_timeout(1100)  # the countdown is live
+    assert int(countdown.inner_text()) < first
+    _shot(page, f"{language}-{screen}-2-code")
+
+    page.fill("input[name=otp]", last_code(live_provider.app))
+    page.click("form[action='/code'] button[type=submit]")
+    page.wait_for_url(re.compile(r".*/consent\?.*"))
+    assert page.locator("html").get_attribute("lang") == language
+    _shot(page, f"{language}-{screen}-3-consent")
+
+    page.click("button[value=allow]")
+    page.wait_for_url(re.compile(re.escape(portal.url) + r"/$"))
+    assert "Arta" in page.content()
+    _shot(page, f"{language}-{screen}-4-signed-in")
+    context.close()
