@@ -58,8 +58,9 @@ class User(db.Model):
     security_answer_hash: Mapped[str | None] = mapped_column(String(255))
     disabled: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[int] = mapped_column(default=now)
-    # Sessions started before this moment are no longer valid ("sign out everywhere").
-    sessions_valid_after: Mapped[int] = mapped_column(default=0)
+    # Sessions started before this moment (seconds, sub-second precision) are no longer valid:
+    # "sign out everywhere", password change and reset.
+    sessions_valid_after: Mapped[float] = mapped_column(default=0)
 
     def get_user_id(self) -> int:
         return self.id

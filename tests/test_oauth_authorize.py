@@ -231,7 +231,7 @@ def test_login_with_unknown_or_wrong_password_gives_the_same_answer(
     _, challenge = pkce_pair()
     location = client.get(authorize_url(rp.client_id, challenge=challenge)).headers["Location"]
     wrong = login(client, location, CITIZEN_NID, password="not the password")
-    unknown = login(client, location, "J00101998V", password="not the password")
+    unknown = login(client, location, "J00101998O", password="not the password")
     assert wrong.status_code == unknown.status_code == 400
 
     def message(response):

@@ -1,32 +1,396 @@
-"""The account pages: what a signed-in person sees and manages about themselves."""
+"""The account pages: what a signed-in person sees and manages about themselves.
+
+Changing the password or a contact needs one-time codes (the generic code page, `auth.code`):
+a stolen session alone must not be enough to take the account over.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, redirect, render_template, url_for
-from sqlalchemy import select, update
+import datetime as dt
+import time
+from collections.abc import Callable
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import force_locale, format_datetime
+from flask_babel import gettext as _
+from sqlalchemy import and_, or_, select, update
 
 from .. import audit
-from ..models import Client, Consent, Grant, User, db, now
+from ..models import AuditEvent, Client, Consent, Grant, User, db, now
 from ..oauth import logout
-from . import sessions
+from . import codes, lockout, notices, password_policy, sessions
+from .account_forms import ContactChangeForm, PasswordChangeForm
 from .forms import ConfirmForm
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
+RECENT_SIGN_INS = 10
+
+# (token in the User-Agent header, what people call it); the first match wins, so the more
+# specific come first (Edge and Opera also say "Chrome", Android also says "Linux").
+_BROWSERS = (
+    ("Edg/", "Edge"),
+    ("OPR/", "Opera"),
+    ("Firefox/", "Firefox"),
+    ("Chrome/", "Chrome"),
+    ("Safari/", "Safari"),
+)
+_SYSTEMS = (
+    ("Android", "Android"),
+    ("iPhone", "iOS"),
+    ("iPad", "iOS"),
+    ("Windows", "Windows"),
+    ("Mac OS X", "macOS"),
+    ("CrOS", "ChromeOS"),
+    ("Linux", "Linux"),
+)
+
+
+def _signed_in() -> tuple[sessions.Session, User] | tuple[None, None]:
+    session = sessions.current()
+    if session is None:
+        return None, None
+    return session, db.session.get(User, session.user_id)
+
 
 @bp.route("")
 def overview():
-    session = sessions.current()
+    session, user = _signed_in()
     if session is None:
         return redirect(url_for("auth.login"))
-    user = db.session.get(User, session.user_id)
     consents = db.session.execute(
         select(Consent, Client)
         .join(Client, Client.client_id == Consent.client_id)
         .where(Consent.user_id == user.id)
         .order_by(Client.name)
     ).all()
-    return render_template("account.html", user=user, consents=consents, form=ConfirmForm())
+    return render_template(
+        "account.html",
+        user=user,
+        session=session,
+        masked_email=_mask("email", user.email),
+        masked_phone=_mask("sms", user.phone),
+        sign_ins=recent_sign_ins(user),
+        consents=consents,
+        form=ConfirmForm(),
+    )
+
+
+def _mask(channel: str, value: str | None) -> str | None:
+    return codes.mask(codes.Destination(channel, value)) if value else None
+
+
+def recent_sign_ins(user: User) -> list[dict]:
+    """The newest sign-ins and wrong passwords of this account, for its owner to spot strangers."""
+    events = db.session.execute(
+        select(AuditEvent)
+        .where(
+            AuditEvent.account == user.identifier,
+            or_(
+                and_(AuditEvent.event == "login", AuditEvent.outcome == "ok"),
+                and_(AuditEvent.event == "login.password", AuditEvent.outcome == "failed"),
+            ),
+        )
+        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+        .limit(RECENT_SIGN_INS)
+    ).scalars()
+    return [
+        {
+            "at": event.at,
+            "succeeded": event.event == "login",
+            "ip": event.ip or "",
+            "device": short_user_agent(event.user_agent),
+        }
+        for event in events
+    ]
+
+
+def short_user_agent(user_agent: str | None) -> str:
+    """A short name for a User-Agent header ("Firefox on Windows"), or its first word."""
+    if not user_agent:
+        return ""
+    browser = next((name for token, name in _BROWSERS if token in user_agent), None)
+    system = next((name for token, name in _SYSTEMS if token in user_agent), None)
+    if browser and system:
+        return _("%(browser)s on %(system)s", browser=browser, system=system)
+    return browser or system or user_agent.split()[0][:40]
+
+
+# -- password ------------------------------------------------------------------------------
+
+
+@bp.route("/password", methods=["GET", "POST"])
+def password():
+    session, user = _signed_in()
+    if session is None:
+        return redirect(url_for("auth.login"))
+    form = PasswordChangeForm()
+    if form.validate_on_submit():
+        # The current password is a sign-in secret like any other: wrong ones count towards the
+        # account lockout, so a stolen session cannot be used to guess it.
+        attempt = lockout.begin_attempt(user.kind, user.identifier)
+        if not attempt.allowed:
+            audit.record("password.changed", "locked", account=user.identifier)
+            return _locked(session, attempt.locked_until)
+        passwords = current_app.extensions["idp.passwords"]
+        if not passwords.verify(user.password_hash, form.current_password.data):
+            audit.record(
+                "password.changed", "failed", account=user.identifier, reason="wrong password"
+            )
+            locked_until = lockout.record_failure(attempt)
+            if locked_until is not None:
+                notices.account_locked(user, locked_until)
+                return _locked(session, locked_until)
+            form.current_password.errors.append(_("The current password is wrong."))
+        else:
+            lockout.record_success(attempt)
+            problem = password_policy.check_configured(
+                form.password.data, password_policy.personal_words(user)
+            )
+            if problem is None:
+                return _send_password_code(user, passwords.hash(form.password.data))
+            form.password.errors.append(str(problem.message))
+    status = 400 if request.method == "POST" else 200
+    return render_template("account_password.html", form=form, user=user), status
+
+
+def _locked(session: sessions.Session, until: float):
+    """The account is locked: this sign-in ends too, as after the third wrong password."""
+    logout.sign_out(session)
+    return render_template("locked.html", until=until), 403
+
+
+def _send_password_code(user: User, password_hash: str):
+    destinations = codes.sign_in_destinations(user)
+    if not destinations:
+        return render_template("no_contact.html"), 403
+    # Only the new password's hash waits in the store, until its code is confirmed.
+    transaction = codes.start(
+        "password_change",
+        user.identifier,
+        user.kind,
+        [destinations],
+        user=user,
+        data={"password_hash": password_hash},
+    )
+    codes.send_code(transaction, *password_change_message())
+    return redirect(url_for("auth.code"), code=303)
+
+
+def password_change_message() -> tuple[str, str]:
+    site = current_app.config["SITE_NAME"]
+    text = _(
+        "Your %(site)s code to change your password is {code}. It expires in {minutes} "
+        "minutes. If you did not ask to change your password, do not share it with anyone.",
+        site=site,
+    )
+    return text, _("Your %(site)s password change code", site=site)
+
+
+@codes.on_complete("password_change", message=password_change_message)
+def complete_password_change(transaction: codes.Transaction):
+    """The code was right: the new password holds, and every other sign-in ends."""
+    session, user = _transaction_owner(transaction)
+    if session is None:
+        return redirect(url_for("auth.login"), code=303)
+    user.password_hash = transaction.data["password_hash"]
+    # Every other sign-in ends with its tokens; this browser continues in a fresh session, and
+    # what relying parties obtained here moves to it (a later sign-out here still ends it).
+    sessions.end_everywhere(user, keep_tokens_of=session.sid)
+    fresh = sessions.start(user, acr=session.acr, amr=session.amr)
+    for client_id in session.clients:
+        sessions.add_client(fresh, client_id)
+    db.session.execute(update(Grant).where(Grant.sid == session.sid).values(sid=fresh.sid))
+    db.session.commit()
+    audit.record("password.changed", "ok", account=user.identifier)
+    _notify(user, "notice.password_changed", _password_notice)
+    flash(_("Your password has been changed. You were signed out everywhere else."))
+    return redirect(url_for("account.overview"), code=303)
+
+
+def _transaction_owner(
+    transaction: codes.Transaction,
+) -> tuple[sessions.Session, User] | tuple[None, None]:
+    """This browser's session, if it still belongs to the person who began the transaction."""
+    codes.end()
+    session, user = _signed_in()
+    if session is None or user.id != transaction.user_id:
+        return None, None
+    return session, user
+
+
+def _notify(user: User, event: str, build: Callable[..., tuple[str, str]], *args) -> None:
+    """E-mail the owner the notice `build(*args)` returns as (subject, text), in the site's first
+    language: it is read later, away from this page."""
+    with force_locale(current_app.config["LOCALES"][0]):
+        subject, text = build(*args)
+    notices.send(user, subject, text, event)
+
+
+def _password_notice() -> tuple[str, str]:
+    config = current_app.config
+    text = _(
+        "The password of your account was changed on %(when)s and you were signed out "
+        "everywhere else. If this was not you, write to %(support)s at once.",
+        when=_notice_time(),
+        support=config["SUPPORT_EMAIL"],
+    )
+    return _("Your %(site)s password was changed", site=config["SITE_NAME"]), text
+
+
+def _notice_time() -> str:
+    return format_datetime(dt.datetime.fromtimestamp(time.time(), dt.UTC), "short")
+
+
+# -- phone and e-mail ----------------------------------------------------------------------
+
+
+@bp.route("/contact", methods=["GET", "POST"])
+def contact():
+    session, user = _signed_in()
+    if session is None:
+        return redirect(url_for("auth.login"))
+    form = ContactChangeForm()
+    if form.validate_on_submit():
+        new_phone = form.phone.data or None
+        new_email = form.email.data or None
+        if new_phone and new_phone == user.phone:
+            form.phone.errors.append(_("This is already your phone number."))
+        if new_email and new_email.lower() == (user.email or "").lower():
+            form.email.errors.append(_("This is already your e-mail address."))
+        if not form.errors:
+            steps = contact_change_steps(user, new_phone, new_email)
+            if not steps:
+                return render_template("no_contact.html"), 403
+            transaction = codes.start(
+                "contact_change",
+                user.identifier,
+                user.kind,
+                steps,
+                user=user,
+                data={"phone": new_phone, "email": new_email},
+            )
+            codes.send_code(transaction, *contact_change_message())
+            return redirect(url_for("auth.code"), code=303)
+    status = 400 if request.method == "POST" else 200
+    return render_template(
+        "account_contact.html",
+        form=form,
+        user=user,
+        masked_email=_mask("email", user.email),
+        masked_phone=_mask("sms", user.phone),
+    ), status
+
+
+def contact_change_steps(
+    user: User, new_phone: str | None, new_email: str | None
+) -> list[list[dict]]:
+    """The codes of a contact change: first to the contact on record (the owner asks for the
+    change), then to each new one (it reaches them). Empty if nothing on record can get a code.
+
+    SMS goes only to Albanian numbers: a change from a foreign phone is asked for by e-mail, and a
+    foreign new phone cannot be confirmed at all: the e-mail confirms the change instead and the
+    number stays unverified.
+    """
+    old_phone = [_sms(user.phone)] if codes.is_albanian(user.phone) else []
+    old_email = [_email(user.email)] if user.email else []
+    on_record = []
+    if new_phone:
+        on_record += old_phone or old_email
+    if new_email:
+        on_record += old_email or old_phone
+    on_record = [d for i, d in enumerate(on_record) if d not in on_record[:i]]
+    if not on_record:
+        return []
+    steps = [on_record]
+    if new_phone and codes.is_albanian(new_phone):
+        steps.append([_sms(new_phone)])
+    if new_email:
+        steps.append([_email(new_email)])
+    elif new_phone and not codes.is_albanian(new_phone) and old_email and on_record != old_email:
+        steps.append(old_email)
+    return steps
+
+
+def _sms(phone: str) -> dict:
+    return {"channel": "sms", "to": phone}
+
+
+def _email(address: str) -> dict:
+    return {"channel": "email", "to": address}
+
+
+def contact_change_message() -> tuple[str, str]:
+    site = current_app.config["SITE_NAME"]
+    text = _(
+        "Your %(site)s code to change your phone number or e-mail address is {code}. It expires "
+        "in {minutes} minutes. If you did not ask for this change, do not share it with anyone.",
+        site=site,
+    )
+    return text, _("Your %(site)s contact change code", site=site)
+
+
+@codes.on_complete("contact_change", message=contact_change_message)
+def complete_contact_change(transaction: codes.Transaction):
+    """Every code was right: the new phone number or e-mail address replaces the old one."""
+    session, user = _transaction_owner(transaction)
+    if session is None:
+        return redirect(url_for("auth.login"), code=303)
+    new_phone, new_email = transaction.data["phone"], transaction.data["email"]
+    # Sent before the change, so it reaches the address on record: if someone else made the
+    # change, the owner hears of it where they still read.
+    _notify(user, "notice.contact_changed", _contact_notice, new_phone, new_email)
+    if new_phone:
+        user.phone = new_phone
+        # Only a code by SMS proves the number; a foreign one got none.
+        user.phone_verified = codes.is_albanian(new_phone)
+    if new_email:
+        user.email = new_email
+        user.email_verified = True
+    db.session.commit()
+    audit.record(
+        "contact.changed",
+        "ok",
+        account=user.identifier,
+        phone=bool(new_phone),
+        email=bool(new_email),
+        phone_verified=user.phone_verified,
+    )
+    flash(_("Your contact details have been changed."))
+    return redirect(url_for("account.overview"), code=303)
+
+
+def _contact_notice(new_phone: str | None, new_email: str | None) -> tuple[str, str]:
+    config = current_app.config
+    if new_email:
+        change = _(
+            "The e-mail address of your account was changed to %(email)s.",
+            email=codes.mask(codes.Destination("email", new_email)),
+        )
+    else:
+        change = _(
+            "The mobile phone number of your account was changed to %(phone)s.",
+            phone=codes.mask(codes.Destination("sms", new_phone)),
+        )
+    text = _(
+        "%(change)s (%(when)s) If this was not you, write to %(support)s at once.",
+        change=change,
+        when=_notice_time(),
+        support=config["SUPPORT_EMAIL"],
+    )
+    return _("Your %(site)s contact details were changed", site=config["SITE_NAME"]), text
+
+
+# -- consents and sessions -----------------------------------------------------------------
 
 
 @bp.route("/consents/<client_id>/revoke", methods=["POST"])
@@ -56,4 +420,18 @@ def sign_out():
     form = ConfirmForm()
     if session is not None and form.validate_on_submit():
         logout.sign_out(session)
+    return render_template("logged_out.html")
+
+
+@bp.route("/sessions/end-all", methods=["POST"])
+def end_all_sessions():
+    """Sign out everywhere: every session of the account, and every token issued in them."""
+    session, user = _signed_in()
+    if session is None:
+        return redirect(url_for("auth.login"))
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    sessions.end_everywhere(user)
+    sessions.end(session)
+    audit.record("sessions.ended", "ok", account=user.identifier)
     return render_template("logged_out.html")

@@ -46,8 +46,8 @@ def account_locked(user: User, locked_until: float) -> None:
     with force_locale(config["LOCALES"][0]):
         subject = _("Your %(site)s account has been locked", site=config["SITE_NAME"])
         text = _(
-            "Three wrong passwords were entered for your account, so it is locked until "
-            "%(until)s. If this was not you, write to %(support)s.",
+            "Wrong passwords or security answers were entered for your account several "
+            "times, so it is locked until %(until)s. If this was not you, write to %(support)s.",
             until=format_datetime(when, "short"),
             support=config["SUPPORT_EMAIL"],
         )

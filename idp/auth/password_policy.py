@@ -13,8 +13,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib.resources import files
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+from ..models import User
 
 
 @dataclass(frozen=True)
@@ -169,3 +172,20 @@ def _contains_identifier(password: str, context: Iterable[str]) -> bool:
 def _alphanumerics(text: str) -> str:
     """Folded letters and digits only: "arta.demo" and "Arta Demo" compare equal."""
     return "".join(char for char in _fold(text) if char.isalnum())
+
+
+def check_configured(password: str, context: Iterable[str | None]) -> PasswordProblem | None:
+    """check_password with this deployment's lengths; empty context words are ignored."""
+    config = current_app.config
+    return check_password(
+        password,
+        min_length=config["PASSWORD_MIN_LENGTH"],
+        max_length=config["PASSWORD_MAX_LENGTH"],
+        context=[word for word in context if word],
+    )
+
+
+def personal_words(user: User) -> list[str | None]:
+    """What an account's password must not be made of."""
+    email_name = user.email.partition("@")[0] if user.email else None
+    return [user.identifier, user.given_name, user.family_name, user.business_name, email_name]

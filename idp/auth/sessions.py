@@ -11,9 +11,10 @@ import time
 from dataclasses import asdict, dataclass, field
 
 from flask import Response, current_app, g, request
+from sqlalchemy import or_, update
 
 from .. import security
-from ..models import User, db
+from ..models import Grant, User, db
 
 KEY = "sso:{}"
 
@@ -27,6 +28,8 @@ class Session:
     amr: list[str]
     expires_at: int
     secret_digest: str = ""
+    # When the session began, to the sub-second (auth_time is whole seconds, as OIDC wants).
+    started_at: float = 0.0
     # Clients that received tokens in this session (for logout notifications).
     clients: list[str] = field(default_factory=list)
 
@@ -49,7 +52,8 @@ def start(user: User, acr: str, amr: list[str]) -> Session:
     previous = current()
     if previous is not None:
         current_app.extensions["idp.store"].delete(KEY.format(previous.sid))
-    now = int(time.time())
+    started_at = time.time()
+    now = int(started_at)
     lifetime = current_app.config["SESSION_LIFETIME"]
     secret = security.generate_secret()
     session = Session(
@@ -60,6 +64,7 @@ def start(user: User, acr: str, amr: list[str]) -> Session:
         amr=amr,
         expires_at=now + lifetime,
         secret_digest=security.digest(secret),
+        started_at=started_at,
     )
     _save(session)
     g.sso_cookie = (f"{session.sid}.{secret}", lifetime)
@@ -83,7 +88,7 @@ def _from_cookie(value: str) -> Session | None:
     if session is None or not security.secret_matches(secret, session.secret_digest):
         return None
     user = db.session.get(User, session.user_id)
-    if user is None or user.disabled or session.auth_time < user.sessions_valid_after:
+    if user is None or user.disabled or session.started_at < user.sessions_valid_after:
         return None
     return session
 
@@ -104,6 +109,17 @@ def end(session: Session) -> None:
     current_app.extensions["idp.store"].delete(KEY.format(session.sid))
     g.sso_cookie = ("", 0)
     g.sso_session = None
+
+
+def end_everywhere(user: User, keep_tokens_of: str | None = None) -> None:
+    """Every session of the account ends now, with the tokens obtained in them (except those of
+    the session keep_tokens_of, which a password change hands on to a fresh session)."""
+    user.sessions_valid_after = time.time()
+    grants = update(Grant).where(Grant.user_id == user.id, Grant.revoked_at.is_(None))
+    if keep_tokens_of is not None:
+        grants = grants.where(or_(Grant.sid.is_(None), Grant.sid != keep_tokens_of))
+    db.session.execute(grants.values(revoked_at=int(time.time())))
+    db.session.commit()
 
 
 def _save(session: Session) -> None:

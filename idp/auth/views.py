@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from flask import (
     Blueprint,
     current_app,
@@ -18,7 +20,7 @@ from .. import audit
 from ..models import Client, Consent, User, db, now
 from ..oauth import authorize
 from ..oauth.claims import USER_SCOPES
-from . import codes, lockout, sessions
+from . import codes, identifiers, lockout, sessions
 from .forms import CodeForm, ConfirmForm, LoginForm
 from .login import check_password
 
@@ -54,6 +56,10 @@ def login():
             return _send_sign_in_code(result.user, challenge)
         # One message for unknown accounts and wrong passwords: nobody learns which NIDs exist.
         error = _("The identifier or the password is wrong.")
+        typed = identifiers.normalize(form.nid.data)
+        if identifiers.is_valid_nid(typed) and not identifiers.nid_check_letter_matches(typed):
+            # Depends only on what was typed, never on whether an account exists.
+            error += " " + _("Check your NID: its last letter does not match (a typo?).")
     status = 200 if request.method == "GET" or (form.errors == {} and error is None) else 400
     return render_template("login.html", form=form, client=client, error=error), status
 
@@ -64,10 +70,21 @@ def _send_sign_in_code(user: User, challenge: str | None):
         audit.record("login.code", "failed", account=user.identifier, reason="no contact")
         return render_template("no_contact.html"), 403
     transaction = codes.start(
-        "login", user.identifier, user.kind, [destinations], user=user, login_challenge=challenge
+        "login",
+        user.identifier,
+        user.kind,
+        [destinations],
+        user=user,
+        login_challenge=challenge,
+        # Binds the second factor to the password that passed the first.
+        data={"password_stamp": _password_stamp(user)},
     )
     codes.send_code(transaction, *sign_in_message())
     return redirect(url_for("auth.code"), code=303)
+
+
+def _password_stamp(user: User) -> str:
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
 
 
 def sign_in_message() -> tuple[str, str]:
@@ -127,6 +144,10 @@ def complete_sign_in(transaction: codes.Transaction):
     """Both factors passed: start the single sign-on session."""
     config = current_app.config
     user = db.session.get(User, transaction.user_id)
+    if user is None or user.disabled or transaction.data["password_stamp"] != _password_stamp(user):
+        # The password changed (or the account went) between the two factors.
+        codes.end()
+        return render_template("code_ended.html"), 400
     by_sms = "sms" in transaction.data.get("verified_channels", [])
     # DOMAIN.md / NIST SP 800-63B: a code reached by SMS is "substantial"; by e-mail only, less.
     acr = config["ACR_SUBSTANTIAL"] if by_sms else config["ACR_LOW"]
