@@ -170,20 +170,8 @@ def _locked(session: sessions.Session, until: float):
 
 
 def _send_password_code(user: User, password_hash: str):
-    destinations = codes.sign_in_destinations(user)
-    if not destinations:
-        return render_template("no_contact.html"), 403
     # Only the new password's hash waits in the store, until its code is confirmed.
-    transaction = codes.start(
-        "password_change",
-        user.identifier,
-        user.kind,
-        [destinations],
-        user=user,
-        data={"password_hash": password_hash},
-    )
-    codes.send_code(transaction, *password_change_message())
-    return redirect(url_for("auth.code"), code=303)
+    return codes.begin_for_account("password_change", user, data={"password_hash": password_hash})
 
 
 def password_change_message() -> tuple[str, str]:

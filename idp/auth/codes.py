@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import phonenumbers
-from flask import current_app, redirect, session, url_for
+from flask import current_app, redirect, render_template, session, url_for
 from flask_babel import gettext as _
 
 from .. import audit
@@ -273,6 +273,21 @@ def on_complete(purpose: str, message: Callable[[], tuple[str, str]] | None = No
         return function
 
     return register
+
+
+def begin_for_account(purpose: str, user: User, **options):
+    """Start a one-step transaction whose code goes where the account's sign-in codes go, send
+    it, and show the code page; or say that the account has nowhere to send it."""
+    destinations = sign_in_destinations(user)
+    if not destinations:
+        end()
+        audit.record(
+            "code.sent", "failed", account=user.identifier, purpose=purpose, reason="no contact"
+        )
+        return render_template("no_contact.html"), 403
+    transaction = start(purpose, user.identifier, user.kind, [destinations], user=user, **options)
+    send_code(transaction, *_MESSAGES[purpose]())
+    return redirect(url_for("auth.code"), code=303)
 
 
 def complete(transaction: Transaction):

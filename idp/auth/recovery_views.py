@@ -91,14 +91,7 @@ def _recoverable(user: User | None) -> User | None:
 
 
 def _send_reset_code(user: User):
-    destinations = codes.sign_in_destinations(user)
-    if not destinations:
-        audit.record("recovery.code", "failed", account=user.identifier, reason="no contact")
-        codes.end()
-        return render_template("no_contact.html"), 403
-    transaction = codes.start(RESET, user.identifier, user.kind, [destinations], user=user)
-    codes.send_code(transaction, *reset_message())
-    return redirect(url_for("auth.code"), code=303)
+    return codes.begin_for_account(RESET, user)
 
 
 def reset_message() -> tuple[str, str]:

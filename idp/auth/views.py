@@ -65,22 +65,13 @@ def login():
 
 
 def _send_sign_in_code(user: User, challenge: str | None):
-    destinations = codes.sign_in_destinations(user)
-    if not destinations:
-        audit.record("login.code", "failed", account=user.identifier, reason="no contact")
-        return render_template("no_contact.html"), 403
-    transaction = codes.start(
+    return codes.begin_for_account(
         "login",
-        user.identifier,
-        user.kind,
-        [destinations],
-        user=user,
+        user,
         login_challenge=challenge,
         # Binds the second factor to the password that passed the first.
         data={"password_stamp": _password_stamp(user)},
     )
-    codes.send_code(transaction, *sign_in_message())
-    return redirect(url_for("auth.code"), code=303)
 
 
 def _password_stamp(user: User) -> str:
