@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import true as sa_true
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from . import security
@@ -88,6 +89,18 @@ class Client(db.Model):
     subject_type: Mapped[str] = mapped_column(String(16), default="public")
     sector_identifier: Mapped[str | None] = mapped_column(String(255))
     id_token_signed_response_alg: Mapped[str | None] = mapped_column(String(16))
+    # OpenID Connect Back-Channel Logout 1.0: where logout tokens are POSTed.
+    backchannel_logout_uri: Mapped[str | None] = mapped_column(String(500))
+    # Shown on the consent screen (RFC 7591 §2 client metadata).
+    client_uri: Mapped[str | None] = mapped_column(String(500))
+    logo_uri: Mapped[str | None] = mapped_column(String(500))
+    policy_uri: Mapped[str | None] = mapped_column(String(500))
+    tos_uri: Mapped[str | None] = mapped_column(String(500))
+    contacts: Mapped[list] = mapped_column(JSON, default=list)
+    # Clients registered dynamically (RFC 7591) wait for an operator before anyone signs in.
+    approved: Mapped[bool] = mapped_column(default=True, server_default=sa_true())
+    # RFC 7592: the registration access token that manages this client, as a SHA-256 digest.
+    registration_token_hash: Mapped[str | None] = mapped_column(String(64))
     disabled: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[int] = mapped_column(default=now)
 
@@ -147,6 +160,20 @@ class Client(db.Model):
             return self.sector_identifier
         hosts = {urlsplit(uri).hostname for uri in self.redirect_uris}
         return hosts.pop() if len(hosts) == 1 else None
+
+
+class InitialAccessToken(db.Model):
+    """RFC 7591 §3: operators hand one to an agency so it may register a client itself."""
+
+    __tablename__ = "initial_access_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    description: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[int] = mapped_column(default=now)
+    expires_at: Mapped[int]
+    # How many more registrations it allows.
+    uses_left: Mapped[int] = mapped_column(default=1)
 
 
 class Consent(db.Model):

@@ -330,7 +330,7 @@ def test_registering_a_taken_nid_tells_only_after_the_codes_and_notifies_the_own
     assert owner.email == "owner@example.org"
     notice = outbox_messages(app)[-1]
     assert notice["to"] == "owner@example.org" and notice["channel"] == "email"
-    assert "No account was created" in notice["text"]
+    assert "Nuk u krijua asnjë llogari" in notice["text"]
     with app.app_context():
         outcome = db.session.execute(
             select(AuditEvent.outcome).where(AuditEvent.event == "registration")

@@ -11,6 +11,7 @@ import secrets
 
 import pytest
 from flask_migrate import upgrade
+from test_migrations import schema_differences
 
 from idp import create_app
 from idp.models import db
@@ -46,6 +47,7 @@ def test_migrations_and_code_flow_on_postgresql(postgres_url, keys_dir, tmp_path
     )
     with app.app_context():
         upgrade()
+    assert schema_differences(app) == []
     client_id, secret, code, verifier = new_sign_in(app)
     browser = app.test_client()
     token = browser.post("/token", data=code_grant(code, verifier), auth=(client_id, secret))

@@ -71,7 +71,12 @@ class AuthorizationServer(_AuthorizationServer):
         if not isinstance(client_id, str):
             return None
         return db.session.execute(
-            select(Client).where(Client.client_id == client_id, Client.disabled.is_(False))
+            select(Client).where(
+                Client.client_id == client_id,
+                Client.disabled.is_(False),
+                # Dynamically registered clients wait for an operator's approval.
+                Client.approved.is_(True),
+            )
         ).scalar()
 
     def save_token(self, token: dict, request) -> None:

@@ -81,6 +81,13 @@ def _shot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
+# What each page must say, in each language (e-Albania's own words in Albanian).
+TEXTS = {
+    "sq": {"login": "Identifikimi në llogarinë personale", "code": "Kodi skadon në"},
+    "en": {"login": "Sign in to your personal account", "code": "The code expires in"},
+}
+
+
 @pytest.mark.parametrize("language,screen", [("sq", "phone"), ("en", "desktop")])
 def test_sign_in_through_the_portal_in_a_real_browser(
     browser, live_provider, portal, language, screen
@@ -92,12 +99,14 @@ def test_sign_in_through_the_portal_in_a_real_browser(
     if language == "en":
         page.click("a[hreflang=en]")
     assert page.locator("html").get_attribute("lang") == language
+    assert TEXTS[language]["login"] in page.content()
     _shot(page, f"{language}-{screen}-1-password")
 
     page.fill("input[name=nid]", CITIZEN_NID)
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url(re.compile(r".*/code$"))
+    assert TEXTS[language]["code"] in page.content()
     countdown = page.locator("[data-countdown-value]")
     first = int(countdown.inner_text())
     page.wait_for_timeout(1100)  # the countdown is live

@@ -15,7 +15,7 @@ depends_on = None
 
 def upgrade():
     with op.batch_alter_table("users") as batch:
-        batch.alter_column("sessions_valid_after", type_=sa.Float(), existing_nullable=False)
+        batch.alter_column("sessions_valid_after", type_=sa.Double(), existing_nullable=False)
 
 
 def downgrade():
