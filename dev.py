@@ -60,8 +60,9 @@ class Service:
 SERVICES = (
     Service("provider", "idp", 5000),
     Service("portal", "clients.portal", 5001),
+    Service("agency", "clients.agency", 5002),
 )
-PROVIDER, PORTAL = SERVICES[0], SERVICES[1]
+PROVIDER, PORTAL, AGENCY = SERVICES
 
 # Set for `run` unless the developer has set them already.
 DEVELOPMENT_ENVIRONMENT = {
@@ -164,7 +165,11 @@ def run() -> int:
                 )
             return 1
         step(["idp", "db", "upgrade"], environment)
-        demo = step(["idp", "demo", "--portal-url", PORTAL.url], environment, capture=True)
+        demo = step(
+            ["idp", "demo", "--portal-url", PORTAL.url, "--agency-url", AGENCY.url],
+            environment,
+            capture=True,
+        )
     except KeyboardInterrupt:
         return 130
     processes: dict[Service, subprocess.Popen] = {}

@@ -56,6 +56,7 @@ def create_app(config: dict | None = None) -> Flask:
     from . import admin
     from .auth import account_views, recovery_views, registration_views
     from .auth.views import bp as auth_bp
+    from .oauth import registration as client_registration
     from .oauth import views as oauth_views
     from .web import pages
 
@@ -65,7 +66,10 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(recovery_views.bp)
     app.register_blueprint(registration_views.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(client_registration.bp)
+    # Bearer-authenticated APIs: no browser session, so no CSRF token.
     csrf.exempt(admin.bp)
+    csrf.exempt(client_registration.bp)
     # Endpoints that relying parties call or post to authenticate clients or tokens themselves
     # (logout confirmation checks its own CSRF token): a session CSRF token means nothing there.
     for view in (

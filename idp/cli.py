@@ -256,6 +256,11 @@ def create_client(
     pairwise=False,
     sector_identifier=None,
     id_token_alg=None,
+    backchannel_logout_uri=None,
+    client_uri=None,
+    logo_uri=None,
+    policy_uri=None,
+    tos_uri=None,
 ) -> tuple[Client, str | None]:
     """Validate and store a client; returns it with its secret (None without one)."""
     auth_method = auth_method or ("none" if client_type == "public" else "client_secret_basic")
@@ -266,7 +271,8 @@ def create_client(
     if "authorization_code" in grant_types and not redirect_uris:
         raise click.BadParameter("authorization_code needs at least one --redirect-uri")
     production = current_app.config["ENV"] == "production"
-    for uri in (*redirect_uris, *post_logout_redirect_uris, *resources):
+    links = (backchannel_logout_uri, client_uri, logo_uri, policy_uri, tos_uri)
+    for uri in (*redirect_uris, *post_logout_redirect_uris, *resources, *filter(None, links)):
         _check_uri(uri, production)
     jwks = None
     if auth_method == "private_key_jwt":
@@ -289,6 +295,11 @@ def create_client(
         subject_type="pairwise" if pairwise else "public",
         sector_identifier=sector_identifier,
         id_token_signed_response_alg=id_token_alg,
+        backchannel_logout_uri=backchannel_logout_uri,
+        client_uri=client_uri,
+        logo_uri=logo_uri,
+        policy_uri=policy_uri,
+        tos_uri=tos_uri,
     )
     if pairwise and client.pairwise_sector() is None:
         raise click.BadParameter("redirect URIs on several hosts need --sector-identifier")
@@ -409,13 +420,14 @@ DEMO_PASSWORD_FILE = "demo-accounts.json"
 
 @click.command(help="Create demo accounts and the demo portal client (idempotent).")
 @click.option("--portal-url", default="http://127.0.0.1:5001", show_default=True)
+@click.option("--agency-url", default="http://127.0.0.1:5002", show_default=True)
 @with_appcontext
-def demo(portal_url: str) -> None:
+def demo(portal_url: str, agency_url: str) -> None:
     if current_app.config["ENV"] == "production":
         raise click.ClickException("demo data is refused in production")
     from .demo import seed
 
-    summary = seed(portal_url)
+    summary = seed(portal_url, agency_url)
     out = Path(current_app.instance_path) / DEMO_PASSWORD_FILE
     out.write_text(json.dumps(summary, indent=2))
     out.chmod(0o600)

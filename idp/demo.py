@@ -46,12 +46,42 @@ DEMO_ACCOUNTS = [
         "security_answer": "Tavë kosi",
     },
 ]
-PORTAL_CLIENT_ID = "portal"
 
 
-def seed(portal_url: str) -> dict:
-    """Create what is missing; return accounts, password and the portal client's credentials."""
-    from .cli import create_client, create_user
+def _demo_client(client_id: str, base_url: str, **options) -> Path:
+    """Register a demo relying party at base_url (or give it a new secret) and write its
+    credentials to instance/<client_id>-client.json for the app to read."""
+    from .cli import create_client
+
+    client = db.session.execute(select(Client).where(Client.client_id == client_id)).scalar()
+    if client is None:
+        client, secret = create_client(
+            client_id=client_id,
+            redirect_uris=[f"{base_url}/callback"],
+            post_logout_redirect_uris=[f"{base_url}/"],
+            backchannel_logout_uri=f"{base_url}/backchannel-logout",
+            **options,
+        )
+    else:
+        # The secret is stored only as a digest: a new one is issued for this run.
+        secret = security.generate_secret()
+        client.client_secret_hash = security.digest(secret)
+        db.session.commit()
+    path = Path(current_app.instance_path) / f"{client_id}-client.json"
+    credentials = {
+        "issuer": current_app.config["ISSUER"],
+        "client_id": client_id,
+        "client_secret": secret,
+    }
+    path.write_text(json.dumps(credentials, indent=2))
+    path.chmod(0o600)
+    return path
+
+
+def seed(portal_url: str, agency_url: str) -> dict:
+    """Create what is missing; return the accounts, their password and where the demo clients'
+    credentials were written."""
+    from .cli import create_user
 
     state_file = Path(current_app.instance_path) / "demo-password"
     if not state_file.exists():
@@ -66,29 +96,25 @@ def seed(portal_url: str) -> dict:
         ).scalar()
         if exists is None:
             create_user(password=password, **account)
-    client = db.session.execute(select(Client).where(Client.client_id == PORTAL_CLIENT_ID)).scalar()
-    secret = security.generate_secret()
-    if client is None:
-        client, secret = create_client(
-            name="e-Albania",
-            client_id=PORTAL_CLIENT_ID,
-            redirect_uris=[f"{portal_url}/callback"],
-            post_logout_redirect_uris=[f"{portal_url}/"],
-            scopes=["openid", "profile", "email", "phone", "nid", "business"],
-            first_party=True,
-        )
-    else:
-        # The secret is stored only as a digest: a new one is issued for this run.
-        client.client_secret_hash = security.digest(secret)
-        db.session.commit()
-    portal = {
-        "issuer": current_app.config["ISSUER"],
-        "client_id": PORTAL_CLIENT_ID,
-        "client_secret": secret,
-    }
-    portal_file = Path(current_app.instance_path) / "portal-client.json"
-    portal_file.write_text(json.dumps(portal, indent=2))
-    portal_file.chmod(0o600)
+    portal_file = _demo_client(
+        "portal",
+        portal_url,
+        name="e-Albania",
+        scopes=["openid", "profile", "email", "phone", "nid", "business"],
+        first_party=True,
+    )
+    # The agency asks only for what its service needs (data minimisation on the consent
+    # screen), and for access tokens addressed to its own API.
+    _demo_client(
+        "agency",
+        agency_url,
+        name="Drejtoria e Përgjithshme e Burgjeve — Dëshmia e Penalitetit",
+        scopes=["openid", "profile", "nid"],
+        resources=[f"{agency_url}/api"],
+        client_uri=f"{agency_url}/",
+        policy_uri=f"{agency_url}/privatesia",
+        tos_uri=f"{agency_url}/kushtet",
+    )
     return {
         "password": password,
         "accounts": [
@@ -101,4 +127,5 @@ def seed(portal_url: str) -> dict:
             for a in DEMO_ACCOUNTS
         ],
         "portal_client": str(portal_file),
+        "agency_client": str(Path(current_app.instance_path) / "agency-client.json"),
     }
