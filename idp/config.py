@@ -91,6 +91,9 @@ DEFAULTS: dict[str, Any] = {
     "PASSWORD_MAX_LENGTH": 256,
     # The admin API (unlock accounts) accepts this bearer credential; empty disables the API.
     "ADMIN_TOKEN": "",
+    # Back-channel logout deliveries per relying party: the first at once, retries after 1, 5
+    # and 30 seconds (at most 4 attempts).
+    "BACKCHANNEL_LOGOUT_ATTEMPTS": 4,
     # -- Delivery of codes and notices --
     # "outbox" writes each message as a JSON line to OUTBOX (development and tests only);
     # "gateway" / "smtp" deliver for real. Production refuses the outbox.

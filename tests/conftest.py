@@ -30,6 +30,8 @@ TEST_SETTINGS = {
     "ARGON2_PARALLELISM": 1,
     "PAIRWISE_SALT": "test-pairwise-salt",
     "KEY_PASSPHRASE": "test-key-passphrase",
+    # One retry (after 1 s) is enough to test retrying, and keeps the suite from waiting.
+    "BACKCHANNEL_LOGOUT_ATTEMPTS": 2,
 }
 
 

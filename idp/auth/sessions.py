@@ -11,10 +11,11 @@ import time
 from dataclasses import asdict, dataclass, field
 
 from flask import Response, current_app, g, request
-from sqlalchemy import or_, update
+from sqlalchemy import or_, select, update
 
 from .. import security
 from ..models import Grant, User, db
+from ..oauth import backchannel
 
 KEY = "sso:{}"
 
@@ -115,11 +116,18 @@ def end_everywhere(user: User, keep_tokens_of: str | None = None) -> None:
     """Every session of the account ends now, with the tokens obtained in them (except those of
     the session keep_tokens_of, which a password change hands on to a fresh session)."""
     user.sessions_valid_after = time.time()
-    grants = update(Grant).where(Grant.user_id == user.id, Grant.revoked_at.is_(None))
+    ending = [Grant.user_id == user.id, Grant.revoked_at.is_(None)]
     if keep_tokens_of is not None:
-        grants = grants.where(or_(Grant.sid.is_(None), Grant.sid != keep_tokens_of))
-    db.session.execute(grants.values(revoked_at=int(time.time())))
+        ending.append(or_(Grant.sid.is_(None), Grant.sid != keep_tokens_of))
+    # The relying parties of those sign-ins hear of it (back-channel logout, per session).
+    signed_in: dict[str, set[str]] = {}
+    for sid, client_id in db.session.execute(select(Grant.sid, Grant.client_id).where(*ending)):
+        if sid:
+            signed_in.setdefault(sid, set()).add(client_id)
+    db.session.execute(update(Grant).where(*ending).values(revoked_at=int(time.time())))
     db.session.commit()
+    for sid, client_ids in signed_in.items():
+        backchannel.notify(user, sid, client_ids)
 
 
 def _save(session: Session) -> None:

@@ -18,6 +18,7 @@ from wtforms.validators import ValidationError
 from .. import audit
 from ..auth import sessions
 from ..models import Grant, User, db, now
+from . import backchannel
 
 
 def end_session():
@@ -81,5 +82,7 @@ def sign_out(session: sessions.Session, client_id: str | None = None) -> None:
         .values(revoked_at=now())
     )
     user = db.session.get(User, session.user_id)
+    if user is not None:
+        backchannel.notify(user, session.sid, session.clients)
     sessions.end(session)
     audit.record("logout", "ok", account=user.identifier if user else None, client_id=client_id)
