@@ -29,6 +29,13 @@ DEFAULTS: dict[str, Any] = {
     # The portal's own base URL; the redirect and post-logout URIs registered at the provider
     # are derived from it and must match exactly.
     "PORTAL_URL": "http://127.0.0.1:5001",
+    # The agency's own app (clients/agency): a catalogue url "{agency}/..." points into it.
+    "AGENCY_URL": "http://127.0.0.1:5002",
+    # The e-service catalogue (categories and services), read once at start-up.
+    "CATALOGUE_FILE": str(REPO_ROOT / "config" / "catalogue.toml"),
+    # Where the portal keeps state shared by its workers: the provider sessions that ended
+    # (back-channel logout), in portal-backchannel.sqlite3.
+    "PORTAL_STATE_DIR": str(REPO_ROOT / "instance"),
 }
 
 # Environment variable -> setting.
@@ -38,6 +45,9 @@ ENVIRONMENT = {
     "PORTAL_CLIENT_SECRET": "CLIENT_SECRET",
     "PORTAL_SECRET_KEY": "SECRET_KEY",
     "PORTAL_URL": "PORTAL_URL",
+    "PORTAL_AGENCY_URL": "AGENCY_URL",
+    "PORTAL_CATALOGUE_FILE": "CATALOGUE_FILE",
+    "PORTAL_STATE_DIR": "PORTAL_STATE_DIR",
 }
 
 # Keys of the client file -> setting.
@@ -76,7 +86,7 @@ def _read_client_file(environ) -> dict[str, Any]:
 
 def validate(settings: dict[str, Any]) -> None:
     """Refuse to start without a client secret or with URLs the redirects cannot be built on."""
-    for name in ("ISSUER", "PORTAL_URL"):
+    for name in ("ISSUER", "PORTAL_URL", "AGENCY_URL"):
         url = settings[name]
         if not url.startswith(("https://", "http://")) or url.endswith("/") or "?" in url:
             raise ConfigError(f"{name} must be an http(s) URL without a trailing slash or query")

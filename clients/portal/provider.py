@@ -44,6 +44,22 @@ def client() -> FlaskOAuth2App:
     return provider
 
 
+def jwks(force: bool = False) -> dict:
+    """The provider's public signing keys, as Authlib cached them for ID tokens; `force` fetches
+    them again (a token signed with an unknown key may follow a key rotation)."""
+    return client().fetch_jwk_set(force=force)
+
+
+def logout_state_is_ours() -> bool:
+    """Whether a return from the provider's logout carries the state we sent (RP-Initiated
+    Logout 1.0 §3): only then does the page say that the person signed out."""
+    try:
+        client().validate_logout_response()
+    except OAuthError:
+        return False
+    return True
+
+
 def check_issuer_parameter(args) -> None:
     """RFC 9207: the authorization response must come from our issuer (mix-up defence)."""
     issuer = args.get("iss")

@@ -1,46 +1,48 @@
-"""The portal's pages: sign in through the provider, show who is signed in, refresh, sign out.
+"""Signing in through the provider, refreshing, signing out.
 
 What a sign-in leaves in the session cookie (signed and HttpOnly, not encrypted: whoever holds
 the cookie holds the sign-in anyway):
 ``id_token`` (kept for ``id_token_hint`` at logout), ``id_token_claims`` (validated by Authlib),
-``token`` (access and refresh token) and ``userinfo`` (from the userinfo endpoint).
+``token`` (access and refresh token) and ``userinfo`` (from the userinfo endpoint). Before the
+sign-in, ``after_login`` may hold the page to return to.
 """
 
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlsplit
 
 import requests
 from authlib.integrations.flask_client import OAuthError
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request, session
 from joserfc.errors import JoseError
 
-from . import provider
+from . import i18n, provider
 
 log = logging.getLogger(__name__)
 bp = Blueprint("portal", __name__)
 
-# What the person reads when the provider sends an error back (OIDC Core §3.1.2.6 codes).
-ERROR_MESSAGES = {
-    "access_denied": "Nuk lejuat ndarjen e të dhënave me portalin, prandaj nuk u identifikuat.",
-    "login_required": "Duhet të identifikoheni përsëri.",
-    "consent_required": "Duhet të jepni pëlqimin për ndarjen e të dhënave.",
-    "mismatching_state": "Kërkesa e hyrjes ka skaduar ose nuk është e vlefshme. Provoni sërish.",
-}
-DEFAULT_ERROR_MESSAGE = "Identifikimi nuk u krye. Provoni sërish."
-
-
-@bp.get("/")
-def home():
-    signed_out = "state" in request.args and _logout_state_is_ours()
-    userinfo = session.get("userinfo")
-    return render_template(
-        "home.html", userinfo=userinfo, name=_display_name(userinfo), signed_out=signed_out
-    )
+# OIDC Core §3.1.2.6 codes (and our own) that have a message of their own; others get the default.
+EXPLAINED_ERRORS = (
+    "access_denied",
+    "login_required",
+    "consent_required",
+    "mismatching_state",
+    "temporarily_unavailable",
+)
+AFTER_LOGIN = "after_login"
+# Where a sign-in must not return to: it would start another one.
+SIGN_IN_PATHS = ("/login", "/callback", "/logout")
 
 
 @bp.get("/login")
 def login():
+    """Sign in through the provider; `next` is the page to return to (a path on this site)."""
+    target = same_site_path(request.args.get("next"))
+    if target:
+        session[AFTER_LOGIN] = target
+    else:
+        session.pop(AFTER_LOGIN, None)
     return provider.client().authorize_redirect(_url("/callback"))
 
 
@@ -58,12 +60,14 @@ def callback():
     # OIDC Core §5.3.4: userinfo about anyone but the ID token's subject is not to be used.
     if userinfo.get("sub") != claims["sub"]:
         raise OAuthError(error="invalid_response", description="userinfo is for another sub")
-    session.clear()
+    target = session.pop(AFTER_LOGIN, None)
+    # A new session for the new sign-in (no fixation); the chosen language stays.
+    i18n.clear_session_keeping_language()
     session["id_token"] = token["id_token"]
     session["id_token_claims"] = claims
     session["token"] = _kept(token)
     session["userinfo"] = userinfo
-    return redirect(_url("/"))
+    return redirect(_url(same_site_path(target) or "/"))
 
 
 @bp.post("/refresh")
@@ -78,7 +82,7 @@ def refresh():
     except OAuthError as error:
         if error.error == "invalid_grant":
             # The sign-in ended at the provider (logout, withdrawn consent, reuse): so here too.
-            session.clear()
+            i18n.clear_session_keeping_language()
         return jsonify(refreshed=False, error=error.error), 401
     # The refresh tokens rotate: the old one is spent and must be replaced now.
     # A refreshed ID token (OIDC Core §12.2) is not used; the one from the sign-in stays the
@@ -104,7 +108,7 @@ def userinfo_json():
 @bp.post("/logout")
 def logout():
     id_token = session.get("id_token")
-    session.clear()
+    i18n.clear_session_keeping_language()
     if not id_token:
         return redirect(_url("/"))
     # RP-Initiated Logout 1.0 §2: with id_token_hint the provider ends its session at once and
@@ -125,24 +129,30 @@ def invalid_id_token(error: JoseError):
     return _error_page("invalid_id_token", error.description)
 
 
-@bp.errorhandler(requests.RequestException)
+@bp.app_errorhandler(requests.RequestException)
 def provider_unreachable(error: requests.RequestException):
+    """Any page that needed the provider (sign-in, the logout return, the catalogue's home)."""
     log.warning("provider unreachable: %s", error)
     return _error_page("temporarily_unavailable", "the identity provider does not answer", 502)
 
 
-def _logout_state_is_ours() -> bool:
-    try:
-        provider.client().validate_logout_response()
-    except OAuthError:
-        return False
-    return True
+def same_site_path(target: str | None) -> str | None:
+    """`target` when it is a path on this site, else None: the page to return to after a
+    sign-in comes from the query string, and must never send anyone to another origin."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return None
+    # Browsers read a backslash as a slash (/\evil.example); control characters never belong.
+    if any(char in target for char in "\\\r\n\t") or urlsplit(target).netloc:
+        return None
+    if target.split("?")[0] in SIGN_IN_PATHS:
+        return None
+    return target
 
 
 def _error_page(code: str | None, description: str | None, status: int = 400):
     log.info("sign-in failed: %s (%s)", code, description)
-    message = ERROR_MESSAGES.get(code or "", DEFAULT_ERROR_MESSAGE)
-    return render_template("error.html", message=message, code=code), status
+    key = f"error_{code}" if code in EXPLAINED_ERRORS else "error_default"
+    return render_template("error.html", message=i18n.text(key), code=code), status
 
 
 def _kept(token: dict) -> dict:
@@ -152,12 +162,6 @@ def _kept(token: dict) -> dict:
         for key in ("access_token", "refresh_token", "token_type", "expires_at", "scope")
         if key in token
     }
-
-
-def _display_name(userinfo: dict | None) -> str | None:
-    if not userinfo:
-        return None
-    return userinfo.get("given_name") or userinfo.get("business_name") or userinfo["sub"]
 
 
 def _url(path: str) -> str:

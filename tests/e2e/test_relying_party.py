@@ -43,7 +43,7 @@ class Portal:
 
 
 @pytest.fixture
-def portal(live_provider):
+def portal(live_provider, tmp_path):
     """A citizen, the portal registered as a third-party client, and the portal served."""
     port = free_port()
     portal_url = f"http://127.0.0.1:{port}"
@@ -73,6 +73,7 @@ def portal(live_provider):
             "CLIENT_SECRET": secret,
             "SECRET_KEY": "portal-test-secret-key",
             "PORTAL_URL": portal_url,
+            "PORTAL_STATE_DIR": str(tmp_path / "portal-state"),
         }
     )
     server = LiveServer(app, port).start()

@@ -1,0 +1,59 @@
+"""An agency's service: the certificate of criminal record ("Dëshmia e Penalitetit").
+
+A second relying party, registered at the provider as its own client (``agency``). The person
+arrives from the portal already signed in (single sign-on), confirms the request, and gets a PDF
+sealed with the agency's own key. The pages call the agency's API (``/api``) with the access
+token, and the API checks that token itself. Everything reaches the provider over HTTP only.
+Run it with ``flask --app clients.agency run --port 5002``; since a page waits for the API on
+the same server, serve it with more than one thread or worker (``flask run`` is threaded).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask, session
+
+from clients.common import backchannel
+
+from . import config as config_module
+from . import documents, provider, seal, security
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the agency. `config` overrides settings (tests); otherwise file and environment."""
+    settings = config_module.load(config)
+    config_module.validate(settings)
+    app = Flask(__name__)
+    app.config.update(settings)
+    secure = settings["AGENCY_URL"].startswith("https://")
+    app.config.update(
+        # Its own name: the provider's and the portal's cookies share the host on a dev machine
+        # (cookies are not kept apart by port).
+        SESSION_COOKIE_NAME="__Host-agency_session" if secure else "agency_session",
+        SESSION_COOKIE_SECURE=secure,
+        SESSION_COOKIE_HTTPONLY=True,
+        # Lax: sent on the provider's redirect back to /callback (a top-level navigation), never
+        # on another site's form posts.
+        SESSION_COOKIE_SAMESITE="Lax",
+    )
+    state_dir = Path(settings["STATE_DIR"])
+    provider.register(app)
+    seal.init_app(app)
+    documents.init_app(app)
+    security.init_app(app)
+    backchannel.init_app(
+        app,
+        issuer=lambda: app.config["ISSUER"],
+        client_id=lambda: app.config["CLIENT_ID"],
+        load_jwks=provider.load_jwks,
+        current_sid=lambda: session.get("id_token_claims", {}).get("sid"),
+        path=state_dir / "agency-backchannel.sqlite3",
+    )
+
+    from .api import bp as api_bp
+    from .views import bp as views_bp
+
+    app.register_blueprint(views_bp)
+    app.register_blueprint(api_bp)
+    return app
