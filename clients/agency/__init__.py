@@ -16,8 +16,13 @@ from flask import Flask, session
 
 from clients.common import backchannel
 
+from ..common import provider
 from . import config as config_module
-from . import documents, provider, seal, security
+from . import documents, seal, security
+
+# Data minimisation: only what the certificate needs (name and birth date, the NID). The
+# consent screen lists exactly these.
+SCOPE = "openid profile nid"
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -38,7 +43,7 @@ def create_app(config: dict | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
     )
     state_dir = Path(settings["STATE_DIR"])
-    provider.register(app)
+    provider.register(app, SCOPE)
     seal.init_app(app)
     documents.init_app(app)
     security.init_app(app)

@@ -18,7 +18,8 @@ import requests
 from authlib.integrations.flask_client import OAuthError
 from flask import Blueprint, Response, jsonify, request
 
-from . import bearer, provider
+from ..common import provider
+from . import bearer
 from .strings import PURPOSES
 
 log = logging.getLogger(__name__)

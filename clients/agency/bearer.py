@@ -15,7 +15,7 @@ from joserfc import jwt
 from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 
-from . import provider
+from ..common import provider
 
 REALM = "agency"
 # Public-key algorithms only (what the provider may sign with): a shared-secret alg such as

@@ -28,7 +28,8 @@ from flask import (
 from joserfc.errors import JoseError
 from werkzeug.exceptions import HTTPException
 
-from . import certificate, provider, security
+from ..common import provider
+from . import certificate, security
 from .strings import DEFAULT_LANGUAGE, LANGUAGES, PURPOSES, text
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,8 @@ from flask import Flask, Response, session
 
 from clients.common import backchannel
 
-from . import catalogue, i18n, provider
+from ..common import provider
+from . import catalogue, i18n
 from . import config as config_module
 
 # No inline scripts or styles (the stylesheet is static/portal.css); never framed (clickjacking).
@@ -27,6 +28,10 @@ SECURITY_HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
 }
 BACKCHANNEL_FILE = "portal-backchannel.sqlite3"
+
+
+# Everything the portal shows: the greeting, the account type, the catalogue for it.
+SCOPE = "openid profile email phone nid business"
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -48,13 +53,13 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["portal.catalogue"] = catalogue.load(
         Path(settings["CATALOGUE_FILE"]), settings["AGENCY_URL"]
     )
-    provider.register(app)
+    provider.register(app, SCOPE)
     # Before the language hook: a session the provider ended is cleared first.
     backchannel.init_app(
         app,
         issuer=lambda: app.config["ISSUER"],
         client_id=lambda: app.config["CLIENT_ID"],
-        load_jwks=provider.jwks,
+        load_jwks=provider.load_jwks,
         current_sid=lambda: session.get("id_token_claims", {}).get("sid"),
         path=Path(settings["PORTAL_STATE_DIR"]) / BACKCHANNEL_FILE,
     )

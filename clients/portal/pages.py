@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 
-from . import account, i18n, provider
+from ..common import provider
+from . import account, i18n
 from .catalogue import Catalogue, Service
 
 bp = Blueprint("pages", __name__)

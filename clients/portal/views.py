@@ -17,7 +17,8 @@ from authlib.integrations.flask_client import OAuthError
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request, session
 from joserfc.errors import JoseError
 
-from . import i18n, provider
+from ..common import provider
+from . import i18n
 
 log = logging.getLogger(__name__)
 bp = Blueprint("portal", __name__)

@@ -1,19 +1,26 @@
-"""The provider as the portal sees it: Authlib's Flask client, registered from discovery, plus
-the few relying-party checks Authlib's client leaves to the application."""
+"""The provider as a relying party sees it: Authlib's Flask client, registered from discovery,
+plus the relying-party checks Authlib's client leaves to the application and the provider's
+keys (ID tokens, access tokens at an API, back-channel logout tokens). Shared by every app in
+clients/; each registers with the scope it needs."""
 
 from __future__ import annotations
+
+import time
 
 from authlib.integrations.flask_client import OAuth, OAuthError
 from authlib.integrations.flask_client.apps import FlaskOAuth2App
 from flask import Flask, current_app
 
 NAME = "provider"
-SCOPE = "openid profile email phone nid business"
-# Seconds to wait for the provider; a hung provider must not hang the portal's workers.
+# Seconds to wait for the provider; a hung provider must not hang the app's workers.
 TIMEOUT = 10
+# A forced JWKS fetch (for a key id we do not know) at most this often, in seconds: tokens with
+# made-up key ids must not turn every API call into a call to the provider.
+JWKS_REFRESH_INTERVAL = 30
 
 
-def register(app: Flask) -> None:
+def register(app: Flask, scope: str) -> None:
+    """Register the provider with the app's client id and secret, asking for `scope`."""
     oauth = OAuth(app)
     issuer = app.config["ISSUER"]
     oauth.register(
@@ -24,11 +31,12 @@ def register(app: Flask) -> None:
         # Authorization code with PKCE S256 (RFC 9700 §2.1.1); Authlib adds state and nonce
         # and checks both on the way back.
         client_kwargs={
-            "scope": SCOPE,
+            "scope": scope,
             "code_challenge_method": "S256",
             "default_timeout": TIMEOUT,
         },
     )
+    app.extensions["clients.jwks_refreshed_at"] = {"at": float("-inf")}
 
 
 def client() -> FlaskOAuth2App:
@@ -44,20 +52,17 @@ def client() -> FlaskOAuth2App:
     return provider
 
 
-def jwks(force: bool = False) -> dict:
-    """The provider's public signing keys, as Authlib cached them for ID tokens; `force` fetches
-    them again (a token signed with an unknown key may follow a key rotation)."""
-    return client().fetch_jwk_set(force=force)
-
-
-def logout_state_is_ours() -> bool:
-    """Whether a return from the provider's logout carries the state we sent (RP-Initiated
-    Logout 1.0 §3): only then does the page say that the person signed out."""
-    try:
-        client().validate_logout_response()
-    except OAuthError:
-        return False
-    return True
+def load_jwks(refresh: bool = False) -> dict:
+    """The provider's published keys (from discovery's jwks_uri, cached); `refresh` fetches
+    them again, for a key id we have not seen (the provider rotated its keys)."""
+    if refresh:
+        last = current_app.extensions["clients.jwks_refreshed_at"]
+        now = time.monotonic()
+        if now - last["at"] < JWKS_REFRESH_INTERVAL:
+            refresh = False
+        else:
+            last["at"] = now
+    return client().fetch_jwk_set(force=refresh)
 
 
 def check_issuer_parameter(args) -> None:
@@ -82,7 +87,16 @@ def id_token_claims_options() -> dict:
 
 
 def bearer(access_token: str) -> dict:
-    """A token for API calls without its refresh token, so Authlib's client never refreshes
-    behind our back: the rotated refresh token would be lost and the next refresh would look
-    like reuse and end the whole sign-in (the provider revokes reused families)."""
+    """A token for Authlib's client to send as `Authorization: Bearer`, without anything that
+    would make the client try to refresh it."""
     return {"access_token": access_token, "token_type": "Bearer"}
+
+
+def logout_state_is_ours() -> bool:
+    """Whether a return from the provider's logout carries the state we sent (RP-Initiated
+    Logout 1.0 §3): only then does the page say that the person signed out."""
+    try:
+        client().validate_logout_response()
+    except OAuthError:
+        return False
+    return True
