@@ -7,14 +7,11 @@ root) holds ``{"issuer", "client_id", "client_secret"}``, written by the provide
 
 from __future__ import annotations
 
-import json
-import os
-import secrets
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_CLIENT_FILE = REPO_ROOT / "instance" / "agency-client.json"
+from ..common import settings as settings_module
+from ..common.settings import REPO_ROOT
 
 DEFAULTS: dict[str, Any] = {
     # The provider's issuer identifier; its discovery document lives under it.
@@ -49,53 +46,15 @@ ENVIRONMENT = {
     "AGENCY_STATE_DIR": "STATE_DIR",
 }
 
-# Keys of the client file -> setting.
-CLIENT_FILE_KEYS = {"issuer": "ISSUER", "client_id": "CLIENT_ID", "client_secret": "CLIENT_SECRET"}
-
-
-class ConfigError(RuntimeError):
-    """A setting is missing or malformed; the message names it."""
-
 
 def load(overrides: dict[str, Any] | None = None, environ: dict | None = None) -> dict[str, Any]:
     """Merge the defaults, the client file, the environment and explicit overrides."""
-    environ = os.environ if environ is None else environ
-    settings = dict(DEFAULTS)
-    settings.update(_read_client_file(environ))
-    settings.update({name: environ[var] for var, name in ENVIRONMENT.items() if var in environ})
-    settings.update(overrides or {})
-    if not settings["SECRET_KEY"]:
-        settings["SECRET_KEY"] = secrets.token_urlsafe(32)
+    settings = settings_module.load("agency", DEFAULTS, ENVIRONMENT, overrides, environ)
     if not settings["API_AUDIENCE"]:
         settings["API_AUDIENCE"] = f"{settings['AGENCY_URL']}/api"
     settings["STATE_DIR"] = Path(settings["STATE_DIR"] or REPO_ROOT / "instance")
     return settings
 
 
-def _read_client_file(environ) -> dict[str, Any]:
-    named = environ.get("AGENCY_CLIENT_FILE")
-    path = Path(named) if named else DEFAULT_CLIENT_FILE
-    if not path.exists():
-        if named:
-            raise ConfigError(f"AGENCY_CLIENT_FILE points to {path}, which does not exist")
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"{path} is not a readable JSON client file: {exc}") from None
-    return {name: data[key] for key, name in CLIENT_FILE_KEYS.items() if key in data}
-
-
 def validate(settings: dict[str, Any]) -> None:
-    """Refuse to start without a client secret or with URLs the redirects cannot be built on."""
-    for name in ("ISSUER", "AGENCY_URL", "API_AUDIENCE"):
-        url = settings[name]
-        if not url.startswith(("https://", "http://")) or url.endswith("/") or "?" in url:
-            raise ConfigError(f"{name} must be an http(s) URL without a trailing slash or query")
-    if not settings["CLIENT_ID"]:
-        raise ConfigError("AGENCY_CLIENT_ID is empty")
-    if not settings["CLIENT_SECRET"]:
-        raise ConfigError(
-            "no client secret: run `idp demo` (writes instance/agency-client.json) "
-            "or set AGENCY_CLIENT_SECRET"
-        )
+    settings_module.validate("agency", settings, ("ISSUER", "AGENCY_URL", "API_AUDIENCE"))

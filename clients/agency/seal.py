@@ -25,7 +25,7 @@ from flask import Flask
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import fields, signers
 
-from .config import ConfigError
+from ..common.settings import ConfigError
 
 KEY_FILE = "agency-seal-key.pem"
 CERT_FILE = "agency-seal-cert.pem"

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import ConfigError
+from ..common.settings import ConfigError
 
 CITIZEN = "citizen"
 BUSINESS = "business"
