@@ -9,7 +9,6 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import click
 from flask import Flask, current_app
@@ -21,6 +20,7 @@ from .auth import identifiers
 from .auth.security_questions import QUESTIONS, hash_answer
 from .config import SIGNING_ALGORITHMS
 from .models import BUSINESS, CITIZEN, AuditEvent, Client, User, db
+from .oauth.registration import issue_initial_access_token, uri_problem
 
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
@@ -221,6 +221,11 @@ def clients() -> None:
 @click.option("--pairwise", is_flag=True, help="Give this client pairwise subject identifiers.")
 @click.option("--sector-identifier", help="Sector host for pairwise subjects.")
 @click.option("--id-token-alg", type=click.Choice(SIGNING_ALGORITHMS))
+@click.option("--backchannel-logout-uri", help="Where logout tokens are POSTed.")
+@click.option("--client-uri", help="The service's home page, linked on the consent screen.")
+@click.option("--logo-uri", help="The service's logo, shown on the consent screen.")
+@click.option("--policy-uri", help="Its privacy policy, linked on the consent screen.")
+@click.option("--tos-uri", help="Its terms of service, linked on the consent screen.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @with_appcontext
 def clients_create(as_json: bool, **options) -> None:
@@ -316,14 +321,10 @@ def create_client(
 
 
 def _check_uri(uri: str, production: bool) -> None:
-    parts = urlsplit(uri)
-    if parts.scheme not in ("https", "http") or not parts.netloc or parts.fragment:
-        raise click.BadParameter(f"{uri}: an absolute http(s) URI without a fragment is needed")
-    # RFC 9700 §4.1.1 / §2.6: https everywhere except a development machine's loopback.
-    if parts.scheme == "http" and (
-        production or parts.hostname not in ("127.0.0.1", "localhost", "::1")
-    ):
-        raise click.BadParameter(f"{uri}: must use https")
+    # The same rule as for clients that register themselves (RFC 7591).
+    problem = uri_problem(uri, production)
+    if problem:
+        raise click.BadParameter(f"{uri}: {problem}")
 
 
 @clients.command("list")
@@ -333,11 +334,44 @@ def clients_list() -> None:
     rows = db.session.execute(select(Client).order_by(Client.created_at)).scalars()
     click.echo(f"{'CLIENT ID':<24} {'STATE':<9} {'AUTH':<20} {'NAME'}")
     for client in rows:
-        state = "disabled" if client.disabled else "active"
+        state = "disabled" if client.disabled else "active" if client.approved else "pending"
         click.echo(
             f"{client.client_id:<24} {state:<9} {client.token_endpoint_auth_method:<20} "
             f"{client.name}"
         )
+
+
+@clients.command("approve")
+@click.argument("client_id")
+@with_appcontext
+def clients_approve(client_id: str) -> None:
+    """Let a dynamically registered client sign people in, once its registration is checked."""
+    client = _find_client(client_id)
+    if client.approved:
+        click.echo(f"{client_id} was already approved")
+        return
+    client.approved = True
+    db.session.commit()
+    audit.record("client.approved", "ok", client_id=client_id, by="cli")
+    click.echo(f"{client_id} approved: {client.name}")
+    click.echo(f"  redirect URIs: {' '.join(client.redirect_uris) or '-'}")
+    click.echo(f"  scopes:        {' '.join(client.scopes)}")
+
+
+@clients.command("initial-token")
+@click.option("--description", required=True, help="Who it is for: agency, service, contact.")
+@click.option("--uses", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option("--days", default=7, show_default=True, type=click.IntRange(min=1, max=365))
+@with_appcontext
+def clients_initial_token(description: str, uses: int, days: int) -> None:
+    """Issue an initial access token for Dynamic Client Registration (RFC 7591). Shown once."""
+    if not description.strip() or len(description) > 200:
+        raise click.BadParameter("1 to 200 characters", param_hint="--description")
+    token = issue_initial_access_token(description.strip(), uses, days * 86400)
+    audit.record("client.initial_token", "ok", by="cli", description=description, uses=uses)
+    until = dt.datetime.now(dt.UTC) + dt.timedelta(days=days)
+    click.echo(f"initial access token: {token}   (shown once; stored only as a digest)")
+    click.echo(f"registers {uses} client(s) until {until.isoformat(timespec='minutes')}")
 
 
 @clients.command("disable")
@@ -356,10 +390,15 @@ def clients_enable(client_id: str) -> None:
     _set_disabled(client_id, False)
 
 
-def _set_disabled(client_id: str, disabled: bool) -> None:
+def _find_client(client_id: str) -> Client:
     client = db.session.execute(select(Client).where(Client.client_id == client_id)).scalar()
     if client is None:
         raise click.ClickException(f"no client {client_id}")
+    return client
+
+
+def _set_disabled(client_id: str, disabled: bool) -> None:
+    client = _find_client(client_id)
     client.disabled = disabled
     db.session.commit()
     audit.record(

@@ -24,6 +24,8 @@ def metadata(app: Flask) -> dict:
         "revocation_endpoint": f"{issuer}/revoke",
         "introspection_endpoint": f"{issuer}/introspect",
         "end_session_endpoint": f"{issuer}/logout",
+        # RFC 7591 §3 (with an initial access token from an operator); RFC 7592 beneath it.
+        "registration_endpoint": f"{issuer}/oauth/register",
         "scopes_supported": sorted(USER_SCOPES),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],

@@ -13,7 +13,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from ..models import Client, db
-from . import endpoints, grants
+from . import endpoints, grants, registration
 
 # RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")
@@ -113,4 +113,5 @@ def create_server(app: Flask) -> AuthorizationServer:
     protector.register_token_validator(endpoints.AccessTokenValidator())
     server.register_endpoint(endpoints.UserInfoEndpoint(resource_protector=protector))
     server.register_endpoint(endpoints.EndSessionEndpoint)
+    registration.init_endpoints(server)
     return server

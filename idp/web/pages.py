@@ -19,7 +19,16 @@ from .i18n import LANGUAGE_COOKIE
 log = logging.getLogger(__name__)
 
 # Paths that machines call: their errors are JSON (RFC 6749 §5.2 shape), not pages.
-API_PATHS = ("/token", "/revoke", "/introspect", "/userinfo", "/.well-known/", "/jwks.json")
+API_PATHS = (
+    "/token",
+    "/revoke",
+    "/introspect",
+    "/userinfo",
+    "/.well-known/",
+    "/jwks.json",
+    "/oauth/register",
+    "/admin/",
+)
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
