@@ -4,41 +4,16 @@ phone-sized and a desktop-sized screen. Screenshots are kept in test-artifacts/b
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
 import pytest
 
 from clients.portal import create_app as create_portal
+from e2e.browser_helpers import SCREENS, shot
 from idp.cli import create_client, create_user
 
 from conftest import CITIZEN_NID, PASSWORD, LiveServer, free_port
 from oauth_helpers import last_code
-
-CHROMIUM = Path(os.environ.get("IDP_TEST_CHROMIUM", "/usr/bin/chromium"))
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
-# Flags for a closed network and a root user (see the machine notes): no sandbox, no calls home.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
-SCREENS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 900}}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    if not CHROMIUM.exists():
-        pytest.skip(f"no chromium at {CHROMIUM} (python3 dev.py test installs it on CI)")
-    with playwright.sync_playwright() as driver:
-        chromium = driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
@@ -76,11 +51,6 @@ def portal(live_provider):
     server.stop()
 
 
-def _shot(page, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
 # What each page must say, in each language (e-Albania's own words in Albanian).
 TEXTS = {
     "sq": {"login": "Identifikimi në llogarinë personale", "code": "Kodi skadon në"},
@@ -100,7 +70,7 @@ def test_sign_in_through_the_portal_in_a_real_browser(
         page.click("a[hreflang=en]")
     assert page.locator("html").get_attribute("lang") == language
     assert TEXTS[language]["login"] in page.content()
-    _shot(page, f"{language}-{screen}-1-password")
+    shot(page, f"{language}-{screen}-1-password")
 
     page.fill("input[name=nid]", CITIZEN_NID)
     page.fill("input[name=password]", PASSWORD)
@@ -111,16 +81,16 @@ def test_sign_in_through_the_portal_in_a_real_browser(
     first = int(countdown.inner_text())
     page.wait_for_timeout(1100)  # the countdown is live
     assert int(countdown.inner_text()) < first
-    _shot(page, f"{language}-{screen}-2-code")
+    shot(page, f"{language}-{screen}-2-code")
 
     page.fill("input[name=otp]", last_code(live_provider.app))
     page.click("form[action='/code'] button[type=submit]")
     page.wait_for_url(re.compile(r".*/consent\?.*"))
     assert page.locator("html").get_attribute("lang") == language
-    _shot(page, f"{language}-{screen}-3-consent")
+    shot(page, f"{language}-{screen}-3-consent")
 
     page.click("button[value=allow]")
     page.wait_for_url(re.compile(re.escape(portal.url) + r"/$"))
     assert "Arta" in page.content()
-    _shot(page, f"{language}-{screen}-4-signed-in")
+    shot(page, f"{language}-{screen}-4-signed-in")
     context.close()
