@@ -97,3 +97,9 @@ def test_signing_out_everywhere_notifies_the_clients_of_other_sessions(
     form = page.split("/account/sessions/end-all")[1]
     client.post("/account/sessions/end-all", data={"csrf_token": csrf_token(form)})
     _wait_for(lambda: len(receiver.requests) == 1)
+
+
+def test_discovery_announces_back_channel_logout_with_sessions(client):
+    metadata = client.get("/.well-known/openid-configuration").get_json()
+    assert metadata["backchannel_logout_supported"] is True
+    assert metadata["backchannel_logout_session_supported"] is True

@@ -67,7 +67,9 @@ def metadata(app: Flask) -> dict:
         "ui_locales_supported": list(app.config["LOCALES"]),
         "authorization_response_iss_parameter_supported": True,
         "frontchannel_logout_supported": False,
-        "backchannel_logout_supported": False,
+        # OpenID Connect Back-Channel Logout 1.0: logout tokens always carry sid.
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
         "tls_client_certificate_bound_access_tokens": False,
         "service_documentation": f"{issuer}/",
     }
