@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as config_module
-from .keystore import KeyStore
+from .keystore import KeyPolicy, KeyStore
 from .models import db
 from .security import Passwords
 
@@ -138,13 +138,19 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
 
 def _init_services(app: Flask) -> None:
     """The services views ask for, chosen once at start-up (see idp.store, idp.keystore)."""
+    from . import keys_cli
     from .delivery import create_senders
     from .oauth import discovery
     from .oauth.server import create_server
     from .store.sql import SqlStore
 
     keys_dir = Path(app.config["KEYS_DIR"] or PACKAGE_DIR.parent / "keys")
-    keystore = KeyStore(keys_dir, _key_passphrase(app))
+    keystore = KeyStore(
+        keys_dir,
+        _key_passphrase(app),
+        KeyPolicy.from_config(app.config),
+        on_change=keys_cli.audit_in_background(app),
+    )
     keystore.ensure_current()
     app.extensions["idp.keystore"] = keystore
     app.extensions["idp.store"] = SqlStore()

@@ -19,6 +19,7 @@ from . import audit, security
 from .auth import identifiers
 from .auth.security_questions import QUESTIONS, hash_answer
 from .config import SIGNING_ALGORITHMS
+from .keys_cli import keys
 from .models import BUSINESS, CITIZEN, AuditEvent, Client, User, db
 from .oauth.registration import issue_initial_access_token, uri_problem
 
@@ -39,6 +40,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(clients)
     app.cli.add_command(audit_group)
     app.cli.add_command(demo)
+    app.cli.add_command(keys)
 
 
 # -- users -------------------------------------------------------------------------------------

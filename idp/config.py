@@ -48,6 +48,12 @@ DEFAULTS: dict[str, Any] = {
     "AUTHORIZATION_REQUEST_LIFETIME": 1800,
     # JWKS Cache-Control max-age; a new key must be published at least this long before it signs.
     "JWKS_MAX_AGE": 300,
+    # Algorithms the key store keeps a current key for (RS256 is required: OIDC Core §15.1).
+    "KEY_ALGORITHMS": ["RS256", "PS256", "ES256", "EdDSA"],
+    # Age in days after which `keys rotate --if-due` replaces a signing key.
+    "KEY_ROTATION_AGE": 90,
+    # Seconds between a node's looks at the key directory for other nodes' changes.
+    "KEYS_CHECK_INTERVAL": 5,
     # argon2id for passwords: OWASP's minimum (m=19 MiB, t=2, p=1). Tests lower these.
     "ARGON2_TIME_COST": 2,
     "ARGON2_MEMORY_COST": 19456,
@@ -191,9 +197,20 @@ def validate(settings: dict) -> None:
         raise ConfigError("IDP_ISSUER must be an http(s) URL without a trailing slash or query")
     if settings["PKCE_REQUIRED"] not in ("public", "all"):
         raise ConfigError("IDP_PKCE_REQUIRED must be 'public' or 'all'")
+    key_algorithms = settings["KEY_ALGORITHMS"]
+    if not set(key_algorithms) <= set(SIGNING_ALGORITHMS) or "RS256" not in key_algorithms:
+        raise ConfigError(
+            f"IDP_KEY_ALGORITHMS must include RS256 and be among {', '.join(SIGNING_ALGORITHMS)}"
+        )
     for alg_setting in ("ID_TOKEN_SIGNING_ALG", "ACCESS_TOKEN_SIGNING_ALG"):
-        if settings[alg_setting] not in SIGNING_ALGORITHMS:
-            raise ConfigError(f"IDP_{alg_setting} must be one of {', '.join(SIGNING_ALGORITHMS)}")
+        if settings[alg_setting] not in key_algorithms:
+            raise ConfigError(f"IDP_{alg_setting} must be one of IDP_KEY_ALGORITHMS")
+    if settings["KEY_ROTATION_AGE"] < 1:
+        raise ConfigError("IDP_KEY_ROTATION_AGE must be at least 1 (day)")
+    if not 0 <= settings["KEYS_CHECK_INTERVAL"] <= 60:
+        raise ConfigError("IDP_KEYS_CHECK_INTERVAL must be between 0 and 60 (seconds)")
+    if settings["JWKS_MAX_AGE"] < 0:
+        raise ConfigError("IDP_JWKS_MAX_AGE must not be negative")
     if not settings["LOCALES"]:
         raise ConfigError("IDP_LOCALES must name at least one language")
     if settings["SMS_SENDER"] not in ("outbox", "gateway"):
@@ -231,5 +248,5 @@ def validate(settings: dict) -> None:
         raise ConfigError("IDP_ADMIN_TOKEN must be at least 32 random characters")
 
 
-# Algorithms the key store can hold and the provider can sign with.
-SIGNING_ALGORITHMS = ("RS256", "ES256")
+# Algorithms the key store can hold and the provider can sign and verify its own tokens with.
+SIGNING_ALGORITHMS = ("RS256", "PS256", "ES256", "EdDSA")

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from idp.config import ConfigError
+from idp.config import SIGNING_ALGORITHMS, ConfigError
 from idp.keystore import KeyStore
 
 
@@ -14,7 +14,8 @@ def test_keys_are_created_once_and_encrypted_at_rest(tmp_path):
     store = KeyStore(tmp_path, b"right passphrase")
     store.ensure_current()
     files = sorted(tmp_path.glob("*.json"))
-    assert len(files) == 2
+    # One current key per algorithm: RS256, PS256, ES256 and EdDSA.
+    assert len(files) == len(SIGNING_ALGORITHMS)
     for path in files:
         meta = json.loads(path.read_text())
         assert meta["private_key"].startswith("-----BEGIN ENCRYPTED PRIVATE KEY-----")

@@ -28,6 +28,7 @@ from werkzeug.datastructures import MultiDict
 
 from .. import security
 from ..auth import sessions
+from ..config import SIGNING_ALGORITHMS
 from ..models import Client, Consent, User, db
 from .claims import subject_for
 from .resources import requested_resources
@@ -256,7 +257,7 @@ def _hinted_subject(id_token_hint: str, client: Client) -> str:
     §3.1.2.1); anything else is invalid_request."""
     keyset = current_app.extensions["idp.keystore"].public_keyset()
     try:
-        claims = jwt.decode(id_token_hint, keyset, algorithms=["RS256", "ES256"]).claims
+        claims = jwt.decode(id_token_hint, keyset, algorithms=list(SIGNING_ALGORITHMS)).claims
     except (JoseError, ValueError, TypeError):
         raise InvalidRequestError(
             "id_token_hint is not a valid ID token from this provider"

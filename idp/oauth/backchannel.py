@@ -65,18 +65,27 @@ def notify(user: User, sid: str, client_ids: Iterable[str]) -> None:
     delays = ATTEMPT_DELAYS[: max(1, app.config["BACKCHANNEL_LOGOUT_ATTEMPTS"])]
     for client in clients:
         token = logout_token(client, user, sid)
-        _executor.submit(_deliver, app, client.client_id, client.backchannel_logout_uri, token,
-                         user.identifier, delays)
+        _executor.submit(
+            _deliver,
+            app,
+            client.client_id,
+            client.backchannel_logout_uri,
+            token,
+            user.identifier,
+            delays,
+        )
 
 
-def _deliver(app: Flask, client_id: str, uri: str, token: str, account: str,
-             delays: tuple[int, ...]) -> None:
+def _deliver(
+    app: Flask, client_id: str, uri: str, token: str, account: str, delays: tuple[int, ...]
+) -> None:
     outcome, reason = "failed", "unreachable"
     for delay in delays:
         time.sleep(delay)
         try:
-            response = requests.post(uri, data={"logout_token": token}, timeout=TIMEOUT,
-                                     allow_redirects=False)
+            response = requests.post(
+                uri, data={"logout_token": token}, timeout=TIMEOUT, allow_redirects=False
+            )
         except requests.RequestException as error:
             reason = type(error).__name__
             continue
@@ -87,5 +96,6 @@ def _deliver(app: Flask, client_id: str, uri: str, token: str, account: str,
         if response.status_code < 500:
             break  # the client refused the token; sending it again changes nothing
     with app.app_context():
-        audit.record("logout.backchannel", outcome, account=account, client_id=client_id,
-                     reason=reason)
+        audit.record(
+            "logout.backchannel", outcome, account=account, client_id=client_id, reason=reason
+        )

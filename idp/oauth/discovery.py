@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from flask import Flask
 
-from ..config import SIGNING_ALGORITHMS
 from .claims import CLAIMS_SUPPORTED, USER_SCOPES
+from .endpoints import CLIENT_ASSERTION_ALGORITHMS
 from .grants import ALL_AUTH_METHODS
 
 
 def metadata(app: Flask) -> dict:
     issuer = app.config["ISSUER"]
+    assertion_algs = list(CLIENT_ASSERTION_ALGORITHMS)
     acr_values = [app.config["ACR_LOW"], app.config["ACR_SUBSTANTIAL"]]
     return {
         "issuer": issuer,
@@ -31,15 +32,17 @@ def metadata(app: Flask) -> dict:
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "subject_types_supported": ["public", "pairwise"],
-        "id_token_signing_alg_values_supported": list(SIGNING_ALGORITHMS),
+        "id_token_signing_alg_values_supported": list(app.config["KEY_ALGORITHMS"]),
         "token_endpoint_auth_methods_supported": ALL_AUTH_METHODS,
-        "token_endpoint_auth_signing_alg_values_supported": list(SIGNING_ALGORITHMS),
+        "token_endpoint_auth_signing_alg_values_supported": assertion_algs,
         "revocation_endpoint_auth_methods_supported": ALL_AUTH_METHODS,
-        "revocation_endpoint_auth_signing_alg_values_supported": list(SIGNING_ALGORITHMS),
+        "revocation_endpoint_auth_signing_alg_values_supported": assertion_algs,
         "introspection_endpoint_auth_methods_supported": [
             m for m in ALL_AUTH_METHODS if m != "none"
         ],
-        "introspection_endpoint_auth_signing_alg_values_supported": list(SIGNING_ALGORITHMS),
+        "introspection_endpoint_auth_signing_alg_values_supported": list(
+            CLIENT_ASSERTION_ALGORITHMS
+        ),
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": [
             "iss",

@@ -6,7 +6,7 @@ import time
 
 from authlib.integrations.flask_oauth2 import ResourceProtector
 from authlib.oauth2.base import OAuth2Error
-from authlib.oauth2.rfc6749.errors import MissingAuthorizationError
+from authlib.oauth2.rfc6749.errors import InvalidClientError, MissingAuthorizationError
 from authlib.oauth2.rfc6750 import BearerTokenValidator, InvalidTokenError
 from authlib.oauth2.rfc7009 import RevocationEndpoint as _RevocationEndpoint
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
@@ -15,8 +15,11 @@ from authlib.oidc.core import UserInfoEndpoint as _UserInfoEndpoint
 from authlib.oidc.rpinitiated import EndSessionEndpoint as _EndSessionEndpoint
 from flask import current_app
 from flask import request as flask_request
+from joserfc import jwt
+from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from ..config import SIGNING_ALGORITHMS
 from ..models import Client, RefreshToken, User, db
 from . import tokens
 from .claims import subject_for, user_claims
@@ -149,10 +152,23 @@ class UserInfoEndpoint(_UserInfoEndpoint):
         return 200, info, [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
 
 
+# Signature algorithms accepted in client assertions: asymmetric only (no HS256 with a public
+# key), and what every JOSE library of the agencies supports.
+CLIENT_ASSERTION_ALGORITHMS = ["RS256", "ES256"]
+
+
 class PrivateKeyJWT(JWTBearerClientAssertion):
     """private_key_jwt (RFC 7523 §2.2, OIDC Core §9) against the client's registered JWKS."""
 
     CLIENT_AUTH_METHOD = "private_key_jwt"
+
+    def process_assertion_claims(self, assertion, resolve_key):
+        try:
+            token = jwt.decode(assertion, resolve_key, algorithms=CLIENT_ASSERTION_ALGORITHMS)
+        except JoseError as error:
+            raise InvalidClientError(description=error.description) from None
+        self.verify_claims(token.claims)
+        return token.claims
 
     def get_audiences(self) -> list[str]:
         issuer = current_app.config["ISSUER"]
@@ -171,6 +187,9 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
 class EndSessionEndpoint(_EndSessionEndpoint):
     def get_server_jwks(self) -> KeySet:
         return current_app.extensions["idp.keystore"].public_keyset()
+
+    def get_algorithms(self) -> list[str]:
+        return list(SIGNING_ALGORITHMS)
 
     def end_session(self, end_session_request) -> None:
         from .logout import end_current_session

@@ -20,11 +20,14 @@ from joserfc.errors import JoseError
 from sqlalchemy import select, update
 
 from .. import security
+from ..config import SIGNING_ALGORITHMS
 from ..models import Client, Grant, RefreshToken, RevokedToken, User, db
 from .claims import subject_for
 
 ACCESS_TOKEN_TYPE = "at+jwt"
-VERIFY_ALGORITHMS = ["RS256", "ES256"]
+# Only algorithms we sign with: a token is verified with the published key of its kid, and that
+# key's alg must match the token's (RFC 7517 §4.4), so no algorithm confusion is possible.
+VERIFY_ALGORITHMS = list(SIGNING_ALGORITHMS)
 
 
 def _keystore():
@@ -32,6 +35,7 @@ def _keystore():
 
 
 def sign(claims: dict, alg: str, typ: str | None = None) -> str:
+    """A JWT signed with the current key of alg, its kid in the header."""
     key = _keystore().signing_key(alg)
     header = {"alg": alg, "kid": key.kid}
     if typ:
@@ -144,7 +148,7 @@ def validate_access_token(token_string: str) -> AccessToken | None:
     client = db.session.execute(
         select(Client).where(Client.client_id == claims.get("client_id"))
     ).scalar()
-    if client is None or client.disabled:
+    if client is None or client.disabled or not client.approved:
         return None
     return AccessToken(claims, client, grant)
 
