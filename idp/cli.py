@@ -278,6 +278,8 @@ def create_client(
     if "authorization_code" in grant_types and not redirect_uris:
         raise click.BadParameter("authorization_code needs at least one --redirect-uri")
     production = current_app.config["ENV"] == "production"
+    if id_token_alg and id_token_alg not in current_app.config["KEY_ALGORITHMS"]:
+        raise click.BadParameter(f"{id_token_alg} is not one of IDP_KEY_ALGORITHMS")
     links = (backchannel_logout_uri, client_uri, logo_uri, policy_uri, tos_uri)
     for uri in (*redirect_uris, *post_logout_redirect_uris, *resources, *filter(None, links)):
         _check_uri(uri, production)

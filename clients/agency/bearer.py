@@ -18,9 +18,6 @@ from joserfc.jwk import KeySet
 from ..common import provider
 
 REALM = "agency"
-# Public-key algorithms only (what the provider may sign with): a shared-secret alg such as
-# HS256 would let anyone holding the public key forge tokens.
-ALGORITHMS = ["RS256", "PS256", "ES256", "EdDSA"]
 # RFC 9068 §4: the typ header of a JWT access token; the full media type is accepted too.
 ACCESS_TOKEN_TYPES = {"at+jwt", "application/at+jwt"}
 
@@ -104,7 +101,7 @@ def validate(token: str, required_scope: str) -> dict:
 def _decode(token: str, refresh: bool):
     try:
         keys = KeySet.import_key_set(provider.load_jwks(refresh))
-        return jwt.decode(token, keys, algorithms=ALGORITHMS)
+        return jwt.decode(token, keys, algorithms=provider.SIGNATURE_ALGORITHMS)
     except InvalidKeyIdError:
         if not refresh:
             raise

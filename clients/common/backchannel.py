@@ -18,6 +18,8 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from .provider import SIGNATURE_ALGORITHMS
+
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
 # How far a logout token's iat may lie in the past or future (clock skew, delivery retries).
 MAX_AGE = 600
@@ -92,7 +94,7 @@ def validate_logout_token(
 
 
 def _decode(token: str, jwks: dict):
-    return jwt.decode(token, KeySet.import_key_set(jwks), algorithms=["RS256", "ES256"])
+    return jwt.decode(token, KeySet.import_key_set(jwks), algorithms=SIGNATURE_ALGORITHMS)
 
 
 def init_app(

@@ -12,6 +12,9 @@ from authlib.integrations.flask_client.apps import FlaskOAuth2App
 from flask import Flask, current_app
 
 NAME = "provider"
+# What the provider signs with (its IDP_KEY_ALGORITHMS). Public-key algorithms only: a
+# shared-secret one such as HS256 would let anyone holding the public key forge tokens.
+SIGNATURE_ALGORITHMS = ["RS256", "PS256", "ES256", "EdDSA"]
 # Seconds to wait for the provider; a hung provider must not hang the app's workers.
 TIMEOUT = 10
 # A forced JWKS fetch (for a key id we do not know) at most this often, in seconds: tokens with
