@@ -10,7 +10,7 @@ from sqlalchemy import select
 from idp.cli import create_client, create_user
 from idp.models import AuditEvent, User, db
 
-from conftest import CITIZEN_NID, PASSWORD
+from conftest import ARTA, CITIZEN_NID, PASSWORD
 from oauth_helpers import (
     authorize_url,
     code_grant,
@@ -30,15 +30,7 @@ FIREFOX = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Fi
 @pytest.fixture
 def provider(live_provider):
     with live_provider.app.app_context():
-        create_user(
-            kind="citizen",
-            identifier=CITIZEN_NID,
-            password=PASSWORD,
-            email=EMAIL,
-            phone=PHONE,
-            given_name="Arta",
-            family_name="Demo",
-        )
+        create_user(**ARTA)
     return live_provider
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from idp.cli import create_user
 from idp.models import AuditEvent, db
 
-from conftest import BUSINESS_NIPT, CITIZEN_NID, PASSWORD
+from conftest import ARTA, BUSINESS_NIPT, CITIZEN_NID, PASSWORD
 from oauth_helpers import csrf_token, last_code, outbox_messages
 
 PHONE = "+355690000001"
@@ -25,15 +25,7 @@ FOREIGN_NID = "J05601999A"
 def provider(serve_provider):
     server = serve_provider(OTP_RESEND_COOLDOWN=0)
     with server.app.app_context():
-        create_user(
-            kind="citizen",
-            identifier=CITIZEN_NID,
-            password=PASSWORD,
-            given_name="Arta",
-            family_name="Demo",
-            email=EMAIL,
-            phone=PHONE,
-        )
+        create_user(**ARTA)
         create_user(
             kind="business",
             identifier=BUSINESS_NIPT,

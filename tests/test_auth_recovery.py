@@ -14,7 +14,7 @@ from sqlalchemy import select
 from idp.cli import create_client, create_user
 from idp.models import AuditEvent, db
 
-from conftest import BUSINESS_NIPT, CITIZEN_NID, PASSWORD
+from conftest import ARTA, BUSINESS_NIPT, CITIZEN_NID, PASSWORD
 from oauth_helpers import (
     REDIRECT_URI,
     authorize_url,
@@ -40,17 +40,7 @@ WRONG_ANSWER = "Sami Frashëri"
 @pytest.fixture
 def provider(live_provider):
     with live_provider.app.app_context():
-        create_user(
-            kind="citizen",
-            identifier=CITIZEN_NID,
-            password=PASSWORD,
-            given_name="Arta",
-            family_name="Demo",
-            email=EMAIL,
-            phone=PHONE,
-            security_question="first_school",
-            security_answer=ANSWER,
-        )
+        create_user(**ARTA, security_question="first_school", security_answer=ANSWER)
         create_user(
             kind="business",
             identifier=BUSINESS_NIPT,

@@ -23,7 +23,7 @@ from pyhanko_certvalidator import ValidationContext
 from clients.agency import create_app as create_agency
 from idp.cli import create_client, create_user
 
-from conftest import CITIZEN_NID, PASSWORD, LiveServer, free_port
+from conftest import ARTA, CITIZEN_NID, PASSWORD, LiveServer, free_port
 from oauth_helpers import csrf_token, last_code, outbox_messages, pkce_pair, query
 
 TIMEOUT = 10
@@ -63,16 +63,7 @@ def agency(live_provider, tmp_path):
     port = free_port()
     agency_url = f"http://127.0.0.1:{port}"
     with live_provider.app.app_context():
-        create_user(
-            kind="citizen",
-            identifier=CITIZEN_NID,
-            password=PASSWORD,
-            given_name="Arta",
-            family_name="Demo",
-            birthdate="1990-01-01",
-            email="arta@example.org",
-            phone="+355690000001",
-        )
+        create_user(**ARTA, birthdate="1990-01-01")
         client, secret = create_client(
             name="Drejtoria e Përgjithshme e Burgjeve",
             redirect_uris=[f"{agency_url}/callback"],

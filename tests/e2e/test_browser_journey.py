@@ -14,7 +14,7 @@ from clients.portal import create_app as create_portal
 from e2e.browser_helpers import SCREENS, shot
 from idp.cli import create_client, create_user
 
-from conftest import CITIZEN_NID, PASSWORD, LiveServer, free_port
+from conftest import ARTA, CITIZEN_NID, PASSWORD, LiveServer, free_port
 from oauth_helpers import last_code
 
 CRIMINAL_RECORD = "13259"
@@ -26,15 +26,7 @@ def system(live_provider, tmp_path):
     portal_url = f"http://127.0.0.1:{free_port()}"
     agency_url = f"http://127.0.0.1:{free_port()}"
     with live_provider.app.app_context():
-        create_user(
-            kind="citizen",
-            identifier=CITIZEN_NID,
-            password=PASSWORD,
-            given_name="Arta",
-            family_name="Demo",
-            email="arta@example.org",
-            phone="+355690000001",
-        )
+        create_user(**ARTA)
         registered = {}
         for name, url, options in (
             (

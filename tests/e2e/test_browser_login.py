@@ -12,7 +12,7 @@ from clients.portal import create_app as create_portal
 from e2e.browser_helpers import SCREENS, shot
 from idp.cli import create_client, create_user
 
-from conftest import CITIZEN_NID, PASSWORD, LiveServer, free_port
+from conftest import ARTA, CITIZEN_NID, PASSWORD, LiveServer, free_port
 from oauth_helpers import last_code
 
 
@@ -21,15 +21,7 @@ def portal(live_provider):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with live_provider.app.app_context():
-        create_user(
-            kind="citizen",
-            identifier=CITIZEN_NID,
-            password=PASSWORD,
-            given_name="Arta",
-            family_name="Demo",
-            email="arta@example.org",
-            phone="+355690000001",
-        )
+        create_user(**ARTA)
         client, secret = create_client(
             name="Portali e-Albania",
             redirect_uris=[f"{url}/callback"],

@@ -20,7 +20,7 @@ from clients.portal import create_app as create_portal
 from clients.portal.views import same_site_path
 from idp.cli import create_client, create_user
 
-from conftest import BUSINESS_NIPT, CITIZEN_NID, PASSWORD, LiveServer, free_port
+from conftest import ARTA, BUSINESS_NIPT, CITIZEN_NID, PASSWORD, LiveServer, free_port
 from oauth_helpers import csrf_token, last_code, query
 
 AGENCY_URL = "http://agency.test"
@@ -70,15 +70,7 @@ def portal(live_provider, tmp_path):
     port = free_port()
     portal_url = f"http://127.0.0.1:{port}"
     with live_provider.app.app_context():
-        create_user(
-            kind="citizen",
-            identifier=CITIZEN_NID,
-            password=PASSWORD,
-            given_name="Arta",
-            family_name="Demo",
-            email="arta@example.org",
-            phone="+355690000001",
-        )
+        create_user(**ARTA)
         create_user(
             kind="business",
             identifier=BUSINESS_NIPT,

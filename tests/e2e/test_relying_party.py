@@ -15,7 +15,7 @@ from joserfc.jwk import KeySet
 from clients.portal import create_app as create_portal
 from idp.cli import create_client, create_user
 
-from conftest import CITIZEN_NID, PASSWORD, LiveServer, free_port
+from conftest import ARTA, CITIZEN_NID, PASSWORD, LiveServer, free_port
 from oauth_helpers import csrf_token, last_code, pkce_pair, query
 
 # Direct calls to the provider (as a relying party's back end would make them).
@@ -48,15 +48,7 @@ def portal(live_provider, tmp_path):
     port = free_port()
     portal_url = f"http://127.0.0.1:{port}"
     with live_provider.app.app_context():
-        create_user(
-            kind="citizen",
-            identifier=CITIZEN_NID,
-            password=PASSWORD,
-            given_name="Arta",
-            family_name="Demo",
-            email="arta@example.org",
-            phone="+355690000001",
-        )
+        create_user(**ARTA)
         client, secret = create_client(
             name="Portali",
             redirect_uris=[f"{portal_url}/callback"],
