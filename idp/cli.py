@@ -29,10 +29,14 @@ GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
 
 def main() -> None:
     from . import create_app
+    from .config import ConfigError
 
-    FlaskGroup(create_app=lambda: create_app(), help="Operate the identity provider.")(
-        prog_name="idp"
-    )
+    group = FlaskGroup(create_app=lambda: create_app(), help="Operate the identity provider.")
+    try:
+        group(prog_name="idp")
+    except ConfigError as error:
+        # A setting is wrong: say which, without a traceback.
+        sys.exit(f"idp: configuration error: {error}")
 
 
 def init_app(app: Flask) -> None:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 from conftest import PASSWORD
 from oauth_helpers import authorize_url, pkce_pair
@@ -105,3 +109,23 @@ def test_disabled_client_cannot_sign_anyone_in(app, client, register_client):
     response = client.get(authorize_url(rp.client_id, challenge=challenge))
     assert response.status_code == 400
     assert "Location" not in response.headers
+
+
+def test_the_idp_command_names_a_wrong_setting_without_a_traceback(tmp_path):
+    idp_command = Path(sys.executable).with_name("idp")
+    environment = {
+        **os.environ,
+        "IDP_ENV": "production",
+        "IDP_SECRET_KEY": "short",
+        "IDP_INSTANCE_PATH": str(tmp_path),
+    }
+    result = subprocess.run(
+        [str(idp_command), "db", "current"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "IDP_SECRET_KEY" in result.stderr
+    assert "Traceback" not in result.stderr

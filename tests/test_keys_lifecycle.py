@@ -519,7 +519,7 @@ class Node:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._log = log.open("wb")
-        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        self.process = subprocess.Popen(
             [sys.executable, "-m", "flask", "--app", "idp", "run", "--port", str(self.port)],
             env=environment,
             cwd=REPOSITORY,
