@@ -83,6 +83,10 @@ DEFAULTS: dict[str, Any] = {
     "OTP_RESEND_COOLDOWN": 30,
     "OTP_MAX_SENDS": 5,
     "OTP_MAX_ATTEMPTS": 5,
+    # Codes sent per destination (phone, e-mail) and per source address within an hour: stops
+    # the forms from flooding someone's phone or running up the SMS bill.
+    "OTP_MAX_PER_DESTINATION_HOUR": 10,
+    "OTP_MAX_PER_ADDRESS_HOUR": 60,
     # How long a login, recovery or registration may take from its first step to its last.
     "LOGIN_TRANSACTION_LIFETIME": 900,
     # Wrong passwords in a row that lock an account, and for how long (e-Albania: 3 for 3 hours).

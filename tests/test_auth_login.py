@@ -336,3 +336,27 @@ def test_sign_in_is_audited_without_secrets(provider):
     dump = repr([(e.detail, e.account) for e in events])
     assert PASSWORD not in dump and code not in dump
     assert all(e.ip == "127.0.0.1" and e.user_agent for e in events if e.event == "login")
+
+
+def test_codes_per_destination_and_address_are_limited_per_hour(serve_provider):
+    provider = serve_provider(OTP_MAX_PER_DESTINATION_HOUR=2, OTP_MAX_PER_ADDRESS_HOUR=5)
+    with provider.app.app_context():
+        create_user(**ARTA)
+    for _ in range(3):
+        submit_password(requests.Session(), provider, CITIZEN_NID)
+    to_phone = [m for m in outbox_messages(provider.app) if m["to"] == PHONE]
+    assert len(to_phone) == 2
+    english = requests.Session()
+    submit_password(english, provider, CITIZEN_NID)
+    assert "could not send" in english.get(f"{provider.url}/code?lang=en").text
+    with provider.app.app_context():
+        refused = (
+            db.session.execute(
+                select(AuditEvent).where(
+                    AuditEvent.event == "code.sent", AuditEvent.outcome == "failed"
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert any("this address" in e.detail["reason"] for e in refused)

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import phonenumbers
-from flask import current_app, redirect, render_template, session, url_for
+from flask import current_app, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
 from .. import audit
@@ -198,6 +198,7 @@ def send_code(transaction: Transaction, text: str, subject: str) -> list[Destina
             to=destination.to, channel=destination.channel, text=body, subject=subject
         )
         try:
+            _within_sending_limits(destination)
             senders[destination.channel].send(message)
         except DeliveryError as error:
             failed.append(destination)
@@ -220,6 +221,20 @@ def send_code(transaction: Transaction, text: str, subject: str) -> list[Destina
         )
     save(transaction)
     return failed
+
+
+def _within_sending_limits(destination: Destination) -> None:
+    """Codes per destination and per source address and hour. Registration sends SMS to any
+    number typed in, so without these limits the form could be used to flood a phone or to run
+    up the SMS bill (SMS pumping)."""
+    config = current_app.config
+    store = _store()
+    per_destination = store.incr(f"sends-to:{destination.channel}:{destination.to}", 3600)
+    per_address = store.incr(f"sends-from:{request.remote_addr}", 3600)
+    if per_address.value > config["OTP_MAX_PER_ADDRESS_HOUR"]:
+        raise DeliveryError("too many codes requested from this address in the last hour")
+    if per_destination.value > config["OTP_MAX_PER_DESTINATION_HOUR"]:
+        raise DeliveryError("too many codes to this destination in the last hour")
 
 
 def check_code(transaction: Transaction, submitted: str) -> Check:
