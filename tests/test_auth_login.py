@@ -360,3 +360,31 @@ def test_codes_per_destination_and_address_are_limited_per_hour(serve_provider):
             .all()
         )
     assert any("this address" in e.detail["reason"] for e in refused)
+
+
+def test_a_self_employed_persons_two_accounts_keep_their_sign_ins_apart(provider):
+    from idp.auth.account_views import recent_sign_ins
+    from idp.models import User
+
+    with provider.app.app_context():
+        create_user(
+            kind="business",
+            identifier=CITIZEN_NID,
+            password=PASSWORD,
+            business_name="Arta Demo PF",
+            email="pf@example.org",
+            phone=PHONE,
+        )
+    browser = requests.Session()
+    submit_password(browser, provider, CITIZEN_NID, account_type="citizen")
+    submit_code(browser, provider, last_code(provider.app))
+    submit_password(
+        requests.Session(), provider, CITIZEN_NID, "wrong one!", account_type="business"
+    )
+    with provider.app.app_context():
+        accounts = (
+            db.session.execute(select(User).where(User.identifier == CITIZEN_NID)).scalars().all()
+        )
+        seen = {user.kind: recent_sign_ins(user) for user in accounts}
+    assert [event["succeeded"] for event in seen["citizen"]] == [True]
+    assert [event["succeeded"] for event in seen["business"]] == [False]

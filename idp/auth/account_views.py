@@ -95,6 +95,8 @@ def recent_sign_ins(user: User) -> list[dict]:
         select(AuditEvent)
         .where(
             AuditEvent.account == user.identifier,
+            # A self-employed person's NIPT is their NID: keep the two accounts' events apart.
+            AuditEvent.detail["kind"].as_string() == user.kind,
             or_(
                 and_(AuditEvent.event == "login", AuditEvent.outcome == "ok"),
                 and_(AuditEvent.event == "login.password", AuditEvent.outcome == "failed"),

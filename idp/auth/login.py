@@ -47,14 +47,14 @@ def check_password(identifier: str, password: str, chosen_kind: str | None) -> P
     kind = account_kind(identifier, chosen_kind)
     attempt = lockout.begin_attempt(kind, identifier)
     if not attempt.allowed:
-        audit.record("login.password", "locked", account=identifier)
+        audit.record("login.password", "locked", account=identifier, kind=kind)
         return PasswordCheck(None, attempt.locked_until)
     user = find_account(identifier, kind)
     passwords = current_app.extensions["idp.passwords"]
     stored_hash = user.password_hash if user is not None and not user.disabled else None
     # Always one argon2id verification: unknown accounts verify against a dummy hash.
     if not passwords.verify(stored_hash, password):
-        audit.record("login.password", "failed", account=identifier)
+        audit.record("login.password", "failed", account=identifier, kind=kind)
         locked_until = lockout.record_failure(attempt)
         if locked_until is not None and user is not None:
             notices.account_locked(user, locked_until)
@@ -63,5 +63,5 @@ def check_password(identifier: str, password: str, chosen_kind: str | None) -> P
     if passwords.needs_rehash(stored_hash):
         user.password_hash = passwords.hash(password)
         db.session.commit()
-    audit.record("login.password", "ok", account=identifier)
+    audit.record("login.password", "ok", account=identifier, kind=kind)
     return PasswordCheck(user)

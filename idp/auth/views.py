@@ -145,7 +145,7 @@ def complete_sign_in(transaction: codes.Transaction):
     amr = ["pwd", "otp", "sms", "mfa"] if by_sms else ["pwd", "otp", "mail"]
     session = sessions.start(user, acr=acr, amr=amr)
     codes.end()
-    audit.record("login", "ok", account=user.identifier, acr=acr, amr=amr)
+    audit.record("login", "ok", account=user.identifier, kind=user.kind, acr=acr, amr=amr)
     challenge = transaction.login_challenge
     if challenge and authorize.load_pending(challenge) is not None:
         authorize.update_pending(challenge, login_sid=session.sid)
