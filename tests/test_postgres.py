@@ -14,7 +14,8 @@ from flask_migrate import upgrade
 from test_migrations import schema_differences
 
 from idp import create_app
-from idp.models import db
+from idp.auth.account_views import recent_sign_ins
+from idp.models import User, db
 
 from conftest import TEST_SETTINGS
 from oauth_helpers import code_grant, new_sign_in
@@ -54,5 +55,9 @@ def test_migrations_and_code_flow_on_postgresql(postgres_url, keys_dir, tmp_path
     assert token.status_code == 200, token.get_json()
     replay = browser.post("/token", data=code_grant(code, verifier), auth=(client_id, secret))
     assert replay.get_json()["error"] == "invalid_grant"
+    with app.app_context():
+        # JSON paths in SQL (the account page's sign-in list) work on PostgreSQL too.
+        user = db.session.execute(db.select(User)).scalar()
+        assert [event["succeeded"] for event in recent_sign_ins(user)] == [True]
     with app.app_context():
         db.engine.dispose()
