@@ -14,9 +14,7 @@ from pathlib import Path
 
 from flask import Flask, session
 
-from clients.common import backchannel
-
-from ..common import provider
+from ..common import backchannel, provider
 from . import config as config_module
 from . import documents, seal, security
 
@@ -31,17 +29,7 @@ def create_app(config: dict | None = None) -> Flask:
     config_module.validate(settings)
     app = Flask(__name__)
     app.config.update(settings)
-    secure = settings["AGENCY_URL"].startswith("https://")
-    app.config.update(
-        # Its own name: the provider's and the portal's cookies share the host on a dev machine
-        # (cookies are not kept apart by port).
-        SESSION_COOKIE_NAME="__Host-agency_session" if secure else "agency_session",
-        SESSION_COOKIE_SECURE=secure,
-        SESSION_COOKIE_HTTPONLY=True,
-        # Lax: sent on the provider's redirect back to /callback (a top-level navigation), never
-        # on another site's form posts.
-        SESSION_COOKIE_SAMESITE="Lax",
-    )
+    provider.configure_session_cookie(app, "agency", settings["AGENCY_URL"])
     state_dir = Path(settings["STATE_DIR"])
     provider.register(app, SCOPE)
     seal.init_app(app)

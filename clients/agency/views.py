@@ -111,18 +111,7 @@ def login():
 
 @bp.get("/callback")
 def callback():
-    idp = provider.client()
-    provider.check_issuer_parameter(request.args)
-    # Checks state, exchanges the code with the PKCE verifier, and validates the ID token
-    # (signature from the JWKS, iss, aud, exp, nonce, at_hash). Errors become the error page.
-    token = idp.authorize_access_token(claims_options=provider.id_token_claims_options())
-    if "userinfo" not in token:
-        raise OAuthError(error="invalid_response", description="no ID token was returned")
-    claims = dict(token["userinfo"])
-    userinfo = dict(idp.userinfo(token=provider.bearer(token["access_token"])))
-    # OIDC Core §5.3.4: userinfo about anyone but the ID token's subject is not to be used.
-    if userinfo.get("sub") != claims["sub"]:
-        raise OAuthError(error="invalid_response", description="userinfo is for another sub")
+    token, claims, userinfo = provider.finish_sign_in()
     after = session.get("after_login", "/")
     language = session.get("lang")
     # A new session for the signed-in person: nothing from before the sign-in carries over.

@@ -9,7 +9,7 @@ import time
 
 from authlib.integrations.flask_client import OAuth, OAuthError
 from authlib.integrations.flask_client.apps import FlaskOAuth2App
-from flask import Flask, current_app
+from flask import Flask, current_app, request
 
 NAME = "provider"
 # What the provider signs with (its IDP_KEY_ALGORITHMS). Public-key algorithms only: a
@@ -103,3 +103,36 @@ def logout_state_is_ours() -> bool:
     except OAuthError:
         return False
     return True
+
+
+def finish_sign_in() -> tuple[dict, dict, dict]:
+    """The redirect back from the provider: (token, ID token claims, userinfo), all checked.
+
+    Authlib checks state, exchanges the code with the PKCE verifier and validates the ID token
+    (signature from the JWKS, iss, aud, exp, nonce, at_hash); errors raise OAuthError.
+    """
+    idp = client()
+    check_issuer_parameter(request.args)
+    token = idp.authorize_access_token(claims_options=id_token_claims_options())
+    if "userinfo" not in token:
+        raise OAuthError(error="invalid_response", description="no ID token was returned")
+    claims = dict(token["userinfo"])
+    userinfo = dict(idp.userinfo(token=bearer(token["access_token"])))
+    # OIDC Core §5.3.4: userinfo about anyone but the ID token's subject is not to be used.
+    if userinfo.get("sub") != claims["sub"]:
+        raise OAuthError(error="invalid_response", description="userinfo is for another sub")
+    return token, claims, userinfo
+
+
+def configure_session_cookie(app: Flask, name: str, base_url: str) -> None:
+    """The app's own session cookie: its own name (the provider's and the other apps' cookies
+    share the host on a development machine, and cookies are not kept apart by port), HttpOnly,
+    Secure over https, and SameSite=Lax: sent on the provider's redirect back to /callback (a
+    top-level navigation), never on another site's form posts."""
+    secure = base_url.startswith("https://")
+    app.config.update(
+        SESSION_COOKIE_NAME=f"__Host-{name}_session" if secure else f"{name}_session",
+        SESSION_COOKIE_SECURE=secure,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+    )

@@ -12,9 +12,7 @@ from pathlib import Path
 
 from flask import Flask, Response, session
 
-from clients.common import backchannel
-
-from ..common import provider
+from ..common import backchannel, provider
 from . import catalogue, i18n
 from . import config as config_module
 
@@ -40,16 +38,7 @@ def create_app(config: dict | None = None) -> Flask:
     config_module.validate(settings)
     app = Flask(__name__)
     app.config.update(settings)
-    secure = settings["PORTAL_URL"].startswith("https://")
-    app.config.update(
-        # Its own name: the provider's cookies (idp_sso, idp_csrf) share the host on a dev machine.
-        SESSION_COOKIE_NAME="__Host-portal_session" if secure else "portal_session",
-        SESSION_COOKIE_SECURE=secure,
-        SESSION_COOKIE_HTTPONLY=True,
-        # Lax: sent on the provider's redirect back to /callback (a top-level navigation), never
-        # on another site's form posts, so those cannot sign anyone out or refresh tokens.
-        SESSION_COOKIE_SAMESITE="Lax",
-    )
+    provider.configure_session_cookie(app, "portal", settings["PORTAL_URL"])
     app.extensions["portal.catalogue"] = catalogue.load(
         Path(settings["CATALOGUE_FILE"]), settings["AGENCY_URL"]
     )
