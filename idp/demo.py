@@ -53,17 +53,20 @@ def _demo_client(client_id: str, base_url: str, **options) -> Path:
     credentials to instance/<client_id>-client.json for the app to read."""
     from .cli import create_client
 
+    registration = {
+        "redirect_uris": [f"{base_url}/callback"],
+        "post_logout_redirect_uris": [f"{base_url}/"],
+        "backchannel_logout_uri": f"{base_url}/backchannel-logout",
+        **options,
+    }
     client = db.session.execute(select(Client).where(Client.client_id == client_id)).scalar()
     if client is None:
-        client, secret = create_client(
-            client_id=client_id,
-            redirect_uris=[f"{base_url}/callback"],
-            post_logout_redirect_uris=[f"{base_url}/"],
-            backchannel_logout_uri=f"{base_url}/backchannel-logout",
-            **options,
-        )
+        client, secret = create_client(client_id=client_id, **registration)
     else:
-        # The secret is stored only as a digest: a new one is issued for this run.
+        # Kept up to date with this run's URLs. The secret is stored only as a digest: a new one
+        # is issued for this run.
+        for name, value in registration.items():
+            setattr(client, name, value)
         secret = security.generate_secret()
         client.client_secret_hash = security.digest(secret)
         db.session.commit()

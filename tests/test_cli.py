@@ -129,3 +129,24 @@ def test_the_idp_command_names_a_wrong_setting_without_a_traceback(tmp_path):
     assert result.returncode != 0
     assert "IDP_SECRET_KEY" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_demo_data_is_created_once_and_its_clients_follow_the_urls(app):
+    first = _run(app, "demo")
+    assert first.exit_code == 0, first.output
+    again = _run(app, "demo", "--portal-url", "http://127.0.0.1:6001")
+    assert again.exit_code == 0, again.output
+    summary = json.loads(again.output)
+    assert [a["identifier"] for a in summary["accounts"]] == [
+        "J00101999W",
+        "K22218003V",
+        "J05601999A",
+    ]
+    credentials = json.loads(Path(summary["portal_client"]).read_text())
+    from idp.models import Client, User, db
+
+    with app.app_context():
+        assert db.session.execute(db.select(db.func.count()).select_from(User)).scalar() == 3
+        portal = db.session.execute(db.select(Client).where(Client.client_id == "portal")).scalar()
+        assert portal.redirect_uris == ["http://127.0.0.1:6001/callback"]
+        assert portal.check_client_secret(credentials["client_secret"])
