@@ -144,6 +144,12 @@ class LiveServer:
         self._thread.start()
         return self
 
+    def session_of(self, browser) -> dict:
+        """The app's signed session cookie in a requests browser, decoded as the app reads it."""
+        cookie = browser.cookies.get(self.app.config["SESSION_COOKIE_NAME"])
+        assert cookie, "the app set no session cookie"
+        return self.app.session_interface.get_signing_serializer(self.app).loads(cookie)
+
     def stop(self) -> None:
         self._server.shutdown()
         self._thread.join(timeout=5)

@@ -49,13 +49,6 @@ class Agency:
     def seal_certificate(self) -> Path:
         return Path(self.server.app.config["STATE_DIR"]) / "agency-seal-cert.pem"
 
-    def session_of(self, browser: requests.Session) -> dict:
-        """The agency's signed session cookie, decoded as the agency itself reads it."""
-        app = self.server.app
-        cookie = browser.cookies.get(app.config["SESSION_COOKIE_NAME"])
-        assert cookie, "the agency set no session cookie"
-        return app.session_interface.get_signing_serializer(app).loads(cookie)
-
 
 @pytest.fixture
 def agency(live_provider, tmp_path):
@@ -218,13 +211,13 @@ def test_citizen_signs_in_consents_to_name_and_nid_only_and_gets_a_sealed_certif
     )
     assert service_page.headers["X-Frame-Options"] == "DENY"
     assert "/callback" in [urlsplit(r.url).path for r in service_page.history]
-    claims = agency.session_of(browser)["id_token_claims"]
+    claims = agency.server.session_of(browser)["id_token_claims"]
     assert claims["aud"] == agency.client_id and claims["iss"] == live_provider.url
 
     # The form's own CSRF token is required.
     forged = browser.post(f"{agency.url}{SERVICE}", data={"purpose": "employment"})
     assert forged.status_code == 400
-    assert "documents" not in agency.session_of(browser)
+    assert "documents" not in agency.server.session_of(browser)
 
     issued = confirm(browser, agency, service_page)
     assert issued.status_code == 200, issued.text
@@ -320,7 +313,7 @@ def test_api_refuses_requests_without_a_valid_token_for_it(browser, agency, live
     assert garbage.json()["error"] == "invalid_token"
 
     sign_in(browser, agency)
-    session = agency.session_of(browser)
+    session = agency.server.session_of(browser)
     id_token = api_call(agency, session["id_token"])
     assert id_token.status_code == 401
     assert 'error="invalid_token"' in id_token.headers["WWW-Authenticate"]
@@ -346,7 +339,7 @@ def test_api_refuses_requests_without_a_valid_token_for_it(browser, agency, live
 
 
 def test_backchannel_logout_ends_the_agency_session(browser, agency, live_provider, signed_in):
-    sid = agency.session_of(browser)["id_token_claims"]["sid"]
+    sid = agency.server.session_of(browser)["id_token_claims"]["sid"]
     with live_provider.app.app_context():
         key = live_provider.app.extensions["idp.keystore"].signing_key("RS256")
     now = int(time.time())

@@ -34,13 +34,6 @@ class Portal:
     def url(self) -> str:
         return self.server.url
 
-    def session_of(self, browser: requests.Session) -> dict:
-        """The portal's signed session cookie, decoded as the portal itself reads it."""
-        app = self.server.app
-        cookie = browser.cookies.get(app.config["SESSION_COOKIE_NAME"])
-        assert cookie, "the portal set no session cookie"
-        return app.session_interface.get_signing_serializer(app).loads(cookie)
-
 
 @pytest.fixture
 def portal(live_provider, tmp_path):
@@ -153,7 +146,7 @@ def test_sign_in_validates_the_id_token_and_greets_by_name(
     visited = [urlsplit(r.url).path for r in signed_in.history]
     assert "/callback" in visited
 
-    session = portal.session_of(browser)
+    session = portal.server.session_of(browser)
     claims = session["id_token_claims"]
     assert claims["iss"] == live_provider.url
     assert claims["aud"] == portal.client_id
@@ -171,12 +164,12 @@ def test_sign_in_validates_the_id_token_and_greets_by_name(
 def test_refresh_rotates_the_refresh_token_and_the_old_one_is_refused(
     browser, portal, live_provider, signed_in
 ):
-    before = portal.session_of(browser)["token"]
+    before = portal.server.session_of(browser)["token"]
 
     refreshed = browser.post(f"{portal.url}/refresh")
     assert refreshed.status_code == 200, refreshed.text
     assert refreshed.json() == {"refreshed": True}
-    after = portal.session_of(browser)["token"]
+    after = portal.server.session_of(browser)["token"]
     assert after["refresh_token"] != before["refresh_token"]
     assert after["access_token"] != before["access_token"]
     assert browser.get(f"{portal.url}/userinfo.json").json()["nid"] == CITIZEN_NID
@@ -197,7 +190,7 @@ def test_refresh_rotates_the_refresh_token_and_the_old_one_is_refused(
 def test_logout_ends_the_sso_session_and_the_tokens_of_the_sign_in(
     browser, portal, live_provider, signed_in
 ):
-    tokens = portal.session_of(browser)["token"]
+    tokens = portal.server.session_of(browser)["token"]
     assert "idp_sso" in browser.cookies
 
     to_provider = browser.post(f"{portal.url}/logout", allow_redirects=False)
@@ -275,7 +268,7 @@ def test_another_client_gets_a_code_without_login_while_the_sso_session_lives(
         )
         agency_id = agency.client_id
 
-    portal_sid = portal.session_of(browser)["id_token_claims"]["sid"]
+    portal_sid = portal.server.session_of(browser)["id_token_claims"]["sid"]
     for prompt in (None, "none"):
         verifier, challenge = pkce_pair()
         params = {
