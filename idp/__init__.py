@@ -18,7 +18,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from . import config as config_module
 from .keystore import KeyPolicy, KeyStore
 from .models import db
-from .security import Passwords
+from .security import HashingBusy, Passwords
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 csrf = CSRFProtect()
@@ -56,9 +56,10 @@ def create_app(config: dict | None = None) -> Flask:
     from . import admin
     from .auth import account_views, recovery_views, registration_views
     from .auth.views import bp as auth_bp
+    from .oauth import interaction
     from .oauth import registration as client_registration
     from .oauth import views as oauth_views
-    from .web import pages
+    from .web import overload, pages
 
     app.register_blueprint(oauth_views.bp)
     app.register_blueprint(auth_bp)
@@ -82,6 +83,10 @@ def create_app(config: dict | None = None) -> Flask:
     ):
         csrf.exempt(view)
     pages.init_app(app)
+    # The cookie that binds pending authorization requests to their browser.
+    app.after_request(interaction.write_cookie)
+    # Every argon2id slot taken (idp.security): 503 with Retry-After, from whichever view hashed.
+    app.register_error_handler(HashingBusy, overload.hashing_busy)
 
     from . import cli
 
@@ -158,6 +163,8 @@ def _init_services(app: Flask) -> None:
         app.config["ARGON2_TIME_COST"],
         app.config["ARGON2_MEMORY_COST"],
         app.config["ARGON2_PARALLELISM"],
+        memory_budget=app.config["ARGON2_MEMORY_BUDGET"],
+        queue_timeout=app.config["ARGON2_QUEUE_TIMEOUT"],
     )
     app.extensions["idp.senders"] = create_senders(app.config, app.instance_path)
     app.extensions["idp.oauth"] = create_server(app)

@@ -58,6 +58,10 @@ DEFAULTS: dict[str, Any] = {
     "ARGON2_TIME_COST": 2,
     "ARGON2_MEMORY_COST": 19456,
     "ARGON2_PARALLELISM": 1,
+    # KiB the argon2id hashes of one process may use at once (256 MiB: 13 hashes at the cost
+    # above), and whole seconds a hash may wait for a slot before the request gets 503.
+    "ARGON2_MEMORY_BUDGET": 262144,
+    "ARGON2_QUEUE_TIMEOUT": 2,
     # Salt for pairwise subject identifiers (OIDC Core §8.1). Changing it changes every pairwise
     # sub, so production requires it to be set once and kept.
     "PAIRWISE_SALT": "",
@@ -83,10 +87,20 @@ DEFAULTS: dict[str, Any] = {
     "OTP_RESEND_COOLDOWN": 30,
     "OTP_MAX_SENDS": 5,
     "OTP_MAX_ATTEMPTS": 5,
-    # Codes sent per destination (phone, e-mail) and per source address within an hour: stops
-    # the forms from flooding someone's phone or running up the SMS bill.
+    # Wrong codes in a row per account, across all its transactions, before it locks like wrong
+    # passwords (NIST SP 800-63B §5.2.2: at most 100).
+    "OTP_ACCOUNT_MAX_FAILURES": 10,
+    # Codes to an account's own contacts per account and hour (only its owner can spend them).
+    "OTP_MAX_PER_ACCOUNT_HOUR": 20,
+    # Codes to unproved destinations (registration, new contacts) per destination and per source
+    # address within an hour: stops the forms from flooding someone's phone or running up the
+    # SMS bill. The address figure is sized for an office or a mobile carrier's NAT.
     "OTP_MAX_PER_DESTINATION_HOUR": 10,
-    "OTP_MAX_PER_ADDRESS_HOUR": 60,
+    "OTP_MAX_PER_ADDRESS_HOUR": 200,
+    # Registrations and recoveries started per source address within an hour (an office or a
+    # mobile carrier's NAT must get through: 100 registrations is what 200 codes allow).
+    "REGISTRATION_PER_ADDRESS_HOUR": 100,
+    "RECOVERY_PER_ADDRESS_HOUR": 50,
     # How long a login, recovery or registration may take from its first step to its last.
     "LOGIN_TRANSACTION_LIFETIME": 900,
     # Wrong passwords in a row that lock an account, and for how long (e-Albania: 3 for 3 hours).
@@ -96,6 +110,12 @@ DEFAULTS: dict[str, Any] = {
     # (password spraying across many accounts).
     "IP_FAILURE_LIMIT": 30,
     "IP_FAILURE_WINDOW": 900,
+    # Accounts one source address may drive into lockout per window (lock spraying).
+    "ADDRESS_MAX_LOCKS": 3,
+    "ADDRESS_LOCK_WINDOW": 3600,
+    # How long a browser where an account signed in stays trusted to try during a lock (OWASP
+    # device cookies): 180 days.
+    "DEVICE_COOKIE_LIFETIME": 15552000,
     # NIST SP 800-63B §3.1.1.2: at least 8, we ask 10; at least 64 must be allowed.
     "PASSWORD_MIN_LENGTH": 10,
     "PASSWORD_MAX_LENGTH": 256,
@@ -215,8 +235,19 @@ def validate(settings: dict) -> None:
         raise ConfigError("IDP_KEYS_CHECK_INTERVAL must be between 0 and 60 (seconds)")
     if settings["JWKS_MAX_AGE"] < 0:
         raise ConfigError("IDP_JWKS_MAX_AGE must not be negative")
+    if settings["ARGON2_MEMORY_BUDGET"] < settings["ARGON2_MEMORY_COST"]:
+        raise ConfigError("IDP_ARGON2_MEMORY_BUDGET must hold one hash (IDP_ARGON2_MEMORY_COST)")
+    if not 0 <= settings["ARGON2_QUEUE_TIMEOUT"] <= 30:
+        raise ConfigError("IDP_ARGON2_QUEUE_TIMEOUT must be between 0 and 30 (seconds)")
+    for limit in ("REGISTRATION_PER_ADDRESS_HOUR", "RECOVERY_PER_ADDRESS_HOUR"):
+        if settings[limit] < 1:
+            raise ConfigError(f"IDP_{limit} must be at least 1")
     if not settings["LOCALES"]:
         raise ConfigError("IDP_LOCALES must name at least one language")
+    if not 1 <= settings["OTP_ACCOUNT_MAX_FAILURES"] <= 100:
+        raise ConfigError(
+            "IDP_OTP_ACCOUNT_MAX_FAILURES must be between 1 and 100 (NIST SP 800-63B)"
+        )
     if settings["SMS_SENDER"] not in ("outbox", "gateway"):
         raise ConfigError("IDP_SMS_SENDER must be 'outbox' or 'gateway'")
     if settings["MAIL_SENDER"] not in ("outbox", "smtp"):

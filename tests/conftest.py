@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 import shutil
 import socket
 import threading
@@ -175,6 +177,45 @@ def serve_provider(make_app):
 def live_provider(serve_provider):
     """The provider on a real port, with the test settings."""
     return serve_provider()
+
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "IDP_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+@pytest.fixture
+def postgres_url():
+    """A fresh, empty PostgreSQL database for one test. Skipped where no server runs, except on
+    CI, which must run every PostgreSQL test."""
+    psycopg = pytest.importorskip("psycopg")
+    try:
+        admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must run the PostgreSQL tests, but {POSTGRES_ADMIN_URL}: {exc}")
+        pytest.skip(f"no PostgreSQL at {POSTGRES_ADMIN_URL}: {exc}")
+    name = f"idp_test_{secrets.token_hex(4)}"
+    admin.execute(f"CREATE DATABASE {name}")
+    yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+    admin.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def serve_provider_on(request, serve_provider):
+    """Like serve_provider, once on SQLite and once on a migrated PostgreSQL database: for the
+    tests whose counting must hold on both."""
+
+    def start(**overrides) -> LiveServer:
+        if request.param == "sqlite":
+            return serve_provider(**overrides)
+        server = serve_provider(DATABASE_URL=request.getfixturevalue("postgres_url"), **overrides)
+        with server.app.app_context():
+            upgrade()
+        return server
+
+    return start
 
 
 # Real SMTP and SMS gateway servers for delivery tests (defined beside their helpers).

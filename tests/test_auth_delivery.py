@@ -69,12 +69,16 @@ def test_a_failed_sms_is_said_plainly_and_the_email_code_still_works(
 
 def test_when_nothing_can_be_sent_the_person_can_retry(serve_provider, mail_server, gateway):
     closed_port = free_port()
-    sms = gateway(answers=(503, 503))
+    sms = gateway(answers=(503,))
     provider = _provider(serve_provider, closed_port, sms.url)
     browser = requests.Session()
     submit_password(browser, provider, CITIZEN_NID)
     english = browser.get(f"{provider.url}/code?lang=en").text
     assert "could not send" in english
+    # The code in the refused SMS was never received, so it does not exist.
+    undelivered = _code(sms.requests[-1].json()["text"])
+    refused = submit_code(browser, provider, undelivered)
+    assert refused.status_code == 400 and "there is none to enter" in refused.text
     # The gateway recovers: "Send a new code" delivers.
     resent = resend(browser, provider)
     assert resent.status_code == 200

@@ -170,11 +170,17 @@ def test_resend_waits_for_the_cooldown_and_stops_after_five_codes(serve_provider
     assert 'data-cooldown="2' in page.text or 'data-cooldown="3' in page.text
 
 
-def test_at_most_five_codes_per_login(provider):
+def test_at_most_five_codes_per_login_and_the_page_says_no_more_can_be_sent(provider):
     browser = requests.Session()
     submit_password(browser, provider, CITIZEN_NID)
-    for _ in range(6):
+    for _ in range(4):
         resend(browser, provider)
+    page = browser.get(f"{provider.url}/code?lang=en")
+    assert "/code/resend" not in page.text
+    assert "No more codes can be sent for this request" in page.text
+    token = csrf_token(browser.get(f"{provider.url}/login").text)
+    refused = browser.post(f"{provider.url}/code/resend", data={"csrf_token": token})
+    assert "No more codes can be sent for this request" in refused.text
     assert len(outbox_messages(provider.app)) == 2 * 5
 
 
@@ -208,7 +214,7 @@ def test_a_code_from_one_login_never_works_for_another(provider):
     assert submit_code(first, provider, code_of_first).url.endswith("/account")
 
 
-def test_twenty_parallel_wrong_passwords_evaluate_exactly_three(provider):
+def test_twenty_parallel_wrong_passwords_evaluate_at_most_three(provider):
     browsers = [requests.Session() for _ in range(20)]
     tokens = [csrf_token(b.get(f"{provider.url}/login").text) for b in browsers]
     start = threading.Barrier(20)
@@ -223,8 +229,20 @@ def test_twenty_parallel_wrong_passwords_evaluate_exactly_three(provider):
     with ThreadPoolExecutor(20) as pool:
         statuses = sorted(r.status_code for r in pool.map(attempt, range(20)))
     evaluated = [e for e in audit_events(provider.app, "login.password") if e.outcome == "failed"]
+    # The attempt that could lock runs alone: while two are checked it is told to try again in
+    # a moment (429), so a burst evaluates two or three, never more, and nobody is told
+    # "locked" (403) unless the third locked the account.
+    assert len(evaluated) in (2, 3)
+    assert statuses.count(400) == 2
+    assert statuses.count(403) + statuses.count(429) == 18
+    if len(evaluated) == 2:
+        assert statuses.count(403) == 0
+        assert (
+            submit_password(requests.Session(), provider, CITIZEN_NID, "wrong!!!!!").status_code
+            == 403
+        )
+    evaluated = [e for e in audit_events(provider.app, "login.password") if e.outcome == "failed"]
     assert len(evaluated) == 3
-    assert statuses.count(403) >= 17
     locks = audit_events(provider.app, "account.locked")
     assert len(locks) == 1
     # Locked now: even the right password is not evaluated.
@@ -338,16 +356,16 @@ def test_sign_in_is_audited_without_secrets(provider):
     assert all(e.ip == "127.0.0.1" and e.user_agent for e in events if e.event == "login")
 
 
-def test_codes_per_destination_and_address_are_limited_per_hour(serve_provider):
-    provider = serve_provider(OTP_MAX_PER_DESTINATION_HOUR=2, OTP_MAX_PER_ADDRESS_HOUR=5)
+def test_sign_in_codes_are_limited_per_account_and_hour(serve_provider):
+    provider = serve_provider(OTP_MAX_PER_ACCOUNT_HOUR=2)
     with provider.app.app_context():
         create_user(**ARTA)
-    for _ in range(3):
+    for _ in range(2):
         submit_password(requests.Session(), provider, CITIZEN_NID)
-    to_phone = [m for m in outbox_messages(provider.app) if m["to"] == PHONE]
-    assert len(to_phone) == 2
     english = requests.Session()
     submit_password(english, provider, CITIZEN_NID)
+    to_phone = [m for m in outbox_messages(provider.app) if m["to"] == PHONE]
+    assert len(to_phone) == 2
     assert "could not send" in english.get(f"{provider.url}/code?lang=en").text
     with provider.app.app_context():
         refused = (
@@ -359,7 +377,7 @@ def test_codes_per_destination_and_address_are_limited_per_hour(serve_provider):
             .scalars()
             .all()
         )
-    assert any("this address" in e.detail["reason"] for e in refused)
+    assert refused and all("this account" in e.detail["reason"] for e in refused)
 
 
 def test_a_self_employed_persons_two_accounts_keep_their_sign_ins_apart(provider):

@@ -263,13 +263,13 @@ def test_a_wrong_answer_shows_the_same_question_with_a_generic_error(provider):
     assert outbox_messages(provider.app) == []
 
 
-def test_three_wrong_answers_lock_the_account_and_later_answers_are_not_evaluated(provider):
+def test_three_wrong_answers_lock_recovery_and_later_answers_are_not_evaluated(provider):
     browser = browser_in_english(provider)
     start(browser, provider, CITIZEN_NID)
     assert answer(browser, provider, WRONG_ANSWER).status_code == 400
     assert answer(browser, provider, WRONG_ANSWER).status_code == 400
     locked = answer(browser, provider, WRONG_ANSWER)
-    assert locked.status_code == 403 and "Your account is locked" in locked.text
+    assert locked.status_code == 403 and "Recovery of this account is locked" in locked.text
 
     # The right answer now is refused without being looked at, and no code goes out.
     sent_before = [m for m in outbox_messages(provider.app) if m["channel"] == "sms"]
@@ -277,18 +277,19 @@ def test_three_wrong_answers_lock_the_account_and_later_answers_are_not_evaluate
     assert [m for m in outbox_messages(provider.app) if m["channel"] == "sms"] == sent_before
     outcomes = [e.outcome for e in audit_events(provider.app, "recovery.answer")]
     assert outcomes == ["failed", "failed", "failed", "locked"]
-    assert [e.outcome for e in audit_events(provider.app, "account.locked")] == ["locked"]
-    # The same lock as wrong passwords: sign-in and a new recovery are refused too.
-    assert submit_password(provider, CITIZEN_NID, PASSWORD).status_code == 403
-    assert start(requests.Session(), provider, CITIZEN_NID).status_code == 403
+    assert [e.outcome for e in audit_events(provider.app, "recovery.locked")] == ["locked"]
+    # Guessing answers cannot keep the owner out: the sign-in is not locked.
+    assert submit_password(provider, CITIZEN_NID, PASSWORD).url.endswith("/code")
 
 
-def test_wrong_passwords_and_wrong_answers_share_one_counter(provider):
+def test_wrong_passwords_and_wrong_answers_are_counted_apart(provider):
     assert submit_password(provider, CITIZEN_NID, "not the password").status_code == 400
     assert submit_password(provider, CITIZEN_NID, "not the password").status_code == 400
     browser = requests.Session()
     start(browser, provider, CITIZEN_NID)
-    assert answer(browser, provider, WRONG_ANSWER).status_code == 403
+    assert answer(browser, provider, WRONG_ANSWER).status_code == 400
+    assert answer(browser, provider, WRONG_ANSWER).status_code == 400
+    assert submit_password(provider, CITIZEN_NID, PASSWORD).url.endswith("/code")
 
 
 def test_a_right_answer_does_not_reopen_the_password_lockout_but_a_finished_reset_does(provider):
@@ -331,7 +332,7 @@ def test_unknown_identifier_gets_a_question_page_like_a_known_one_and_locks_the_
         assert structure(first) == structure(second)
         wrong[name] = first
         locked = answer(browser, provider, "x")
-        assert locked.status_code == 403 and "Your account is locked" in locked.text
+        assert locked.status_code == 403 and "Recovery of this account is locked" in locked.text
         assert answer(browser, provider, "x").status_code == 403
     assert structure(wrong["known"]) == structure(wrong["unknown"])
     outcomes = [(e.account, e.outcome) for e in audit_events(provider.app, "recovery.answer")]
@@ -416,3 +417,16 @@ def test_foreign_phone_gets_the_code_by_email_only(provider):
     )
     assert choose_password(browser, provider, NEW_PASSWORD).status_code == 200
     assert submit_password(provider, FOREIGN_NID, NEW_PASSWORD).url.endswith("/code")
+
+
+def test_recoveries_from_one_address_beyond_the_limit_get_429_with_retry_after(serve_provider):
+    live = serve_provider(RECOVERY_PER_ADDRESS_HOUR=2)
+    for identifier in (CITIZEN_NID, UNKNOWN_NID):
+        started = start(browser_in_english(live), live, identifier)
+        assert started.status_code == 200 and started.url.endswith("/recovery/question")
+
+    refused = start(browser_in_english(live), live, FOREIGN_NID)
+
+    assert refused.status_code == 429
+    assert 3500 <= int(refused.headers["Retry-After"]) <= 3600
+    assert "Too many requests came from your network" in refused.text

@@ -5,10 +5,14 @@ A `requests.Session` is the browser; codes come from the development outbox.
 
 from __future__ import annotations
 
+import json
+
+import pytest
 import requests
 from sqlalchemy import select
 
-from idp.auth import identifiers, lockout
+from idp import security
+from idp.auth import identifiers, lockout, security_questions
 from idp.cli import create_user
 from idp.models import BUSINESS, CITIZEN, AuditEvent, User, db
 from idp.store.sql import ShortLivedState
@@ -292,14 +296,136 @@ def test_nothing_is_stored_before_the_last_code(live_provider):
     assert_sent_to_code_page(browser.enter_code(last_code(app, to=PHONE_E164)))
     assert accounts(app) == []
 
-    # The pending registration holds only hashes of the secrets.
-    with app.app_context():
-        stored = " ".join(db.session.execute(select(ShortLivedState.value)).scalars())
-    assert '"password_hash": "$argon2id$' in stored
+    # The pending registration holds the secrets sealed: neither hashed yet nor readable.
+    stored = stored_state(app)
+    assert '"sealed_secrets": "' in stored and "$argon2" not in stored
     assert PASSWORD not in stored and ANSWER not in stored and "tirane" not in stored
 
     browser.enter_code(last_code(app, to=EMAIL_STORED))
     assert len(accounts(app)) == 1
+
+
+def stored_state(app) -> str:
+    """Everything in the short-lived store, as one text."""
+    with app.app_context():
+        return " ".join(db.session.execute(select(ShortLivedState.value)).scalars())
+
+
+def count_hashes(app) -> list[str]:
+    """Record every argon2id hash the provider computes from now on (the live server runs in
+    this process, so its Passwords service is the one in app.extensions)."""
+    passwords = app.extensions["idp.passwords"]
+    hashed = []
+    original = passwords.hash
+
+    def hash_and_count(secret: str) -> str:
+        hashed.append(secret)
+        return original(secret)
+
+    passwords.hash = hash_and_count
+    return hashed
+
+
+def test_secrets_are_hashed_only_after_every_code_and_wait_sealed_until_then(live_provider):
+    browser = Browser(live_provider)
+    app = live_provider.app
+    hashed = count_hashes(app)
+
+    assert_sent_to_code_page(browser.submit("/register", citizen_fields()))
+    assert_sent_to_code_page(browser.enter_code(last_code(app, to=PHONE_E164)))
+
+    assert hashed == []
+    stored = stored_state(app)
+    assert "$argon2" not in stored and PASSWORD not in stored and "tirane" not in stored
+    # The key is in this browser's cookie, the ciphertext in the store: each alone is useless.
+    key = live_provider.session_of(browser.session)["registration_key"]
+    assert key not in stored
+    with app.app_context():
+        [sealed] = [
+            json.loads(value)["data"]["sealed_secrets"]
+            for value in db.session.execute(select(ShortLivedState.value)).scalars()
+            if "sealed_secrets" in value
+        ]
+    assert security.unseal(sealed, key) == {"password": PASSWORD, "security_answer": ANSWER}
+    with pytest.raises(security.SealBroken):
+        security.unseal(sealed, security.seal({})[1])
+
+    done = browser.enter_code(last_code(app, to=EMAIL_STORED))
+
+    assert done.status_code == 200 and "Registration complete" in done.text
+    assert len(hashed) == 2  # the password and the answer, once each
+    [user] = accounts(app)
+    with app.app_context():
+        assert app.extensions["idp.passwords"].verify(user.password_hash, PASSWORD)
+        assert security_questions.answer_matches(user, ANSWER)
+    assert "registration_key" not in live_provider.session_of(browser.session)
+    assert "sealed_secrets" not in stored_state(app)
+
+
+def test_registrations_from_one_address_beyond_the_limit_get_429_with_retry_after(
+    serve_provider,
+):
+    live = serve_provider(REGISTRATION_PER_ADDRESS_HOUR=2)
+    for n in range(2):
+        browser = Browser(live)
+        response = browser.submit("/register", citizen_fields(email=f"person{n}@example.org"))
+        assert_sent_to_code_page(response)
+    sent = len(outbox_messages(live.app))
+
+    refused = Browser(live).submit("/register/business", business_fields())
+
+    assert refused.status_code == 429
+    assert 3500 <= int(refused.headers["Retry-After"]) <= 3600
+    assert "Too many requests came from your network" in refused.text
+    assert len(outbox_messages(live.app)) == sent  # no code for the refused one
+
+
+def test_invalid_forms_do_not_count_towards_the_address_limit(serve_provider):
+    live = serve_provider(REGISTRATION_PER_ADDRESS_HOUR=1)
+    browser = Browser(live)
+    for _ in range(3):
+        assert browser.submit("/register", citizen_fields(phone="12345")).status_code == 400
+
+    assert_sent_to_code_page(browser.submit("/register", citizen_fields()))
+
+
+def test_registration_meeting_busy_hashing_gets_503_and_finishes_with_one_click(serve_provider):
+    # One argon2id hash at a time, and no waiting for it: holding the one slot here makes the
+    # server's hash at the end of the registration find it taken.
+    live = serve_provider(ARGON2_MEMORY_BUDGET=8, ARGON2_QUEUE_TIMEOUT=0)
+    app = live.app
+    browser = Browser(live)
+    assert_sent_to_code_page(browser.submit("/register", citizen_fields()))
+    assert_sent_to_code_page(browser.enter_code(last_code(app, to=PHONE_E164)))
+
+    with app.extensions["idp.passwords"].slot():
+        busy = browser.enter_code(last_code(app, to=EMAIL_STORED))
+
+    assert busy.status_code == 503
+    assert busy.headers["Retry-After"] == str(security.HASHING_RETRY_AFTER)
+    assert "The service is busy" in busy.text and 'action="/register/finish"' in busy.text
+    assert accounts(app) == []
+    done = browser.post("/register/finish", {"csrf_token": csrf_token(busy.text)})
+    assert done.status_code == 200 and "Registration complete" in done.text
+    [user] = accounts(app)
+    with app.app_context():
+        assert app.extensions["idp.passwords"].verify(user.password_hash, PASSWORD)
+    again = browser.post("/register/finish", {"csrf_token": csrf_token(busy.text)})
+    assert again.status_code == 400  # finished once: nothing left to finish
+    assert len(accounts(app)) == 1
+
+
+def test_finishing_needs_every_code_confirmed(live_provider):
+    browser = Browser(live_provider)
+    page = browser.get("/register")
+    assert_sent_to_code_page(
+        browser.post("/register", {"csrf_token": csrf_token(page.text), **citizen_fields()})
+    )
+
+    response = browser.post("/register/finish", {"csrf_token": csrf_token(page.text)})
+
+    assert response.status_code == 400
+    assert accounts(live_provider.app) == []
 
 
 def test_registering_a_taken_nid_tells_only_after_the_codes_and_notifies_the_owner(
@@ -352,7 +478,7 @@ def test_throttled_address_is_refused_before_the_form_is_checked(live_provider):
     app = live_provider.app
     with app.test_request_context(environ_base={"REMOTE_ADDR": "127.0.0.1"}):
         for _ in range(app.config["IP_FAILURE_LIMIT"]):
-            lockout.record_failure(lockout.Attempt(CITIZEN, "J00101998W", 1, None))
+            lockout.count_address_failure()
     browser = Browser(live_provider)
 
     response = browser.submit("/register", citizen_fields())

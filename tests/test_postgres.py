@@ -6,10 +6,6 @@ test is skipped with the reason. CI runs it.
 
 from __future__ import annotations
 
-import os
-import secrets
-
-import pytest
 from flask_migrate import upgrade
 from test_migrations import schema_differences
 
@@ -19,22 +15,6 @@ from idp.models import User, db
 
 from conftest import TEST_SETTINGS
 from oauth_helpers import code_grant, new_sign_in
-
-ADMIN_URL = os.environ.get("IDP_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-@pytest.fixture
-def postgres_url():
-    psycopg = pytest.importorskip("psycopg")
-    try:
-        admin = psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"no PostgreSQL at {ADMIN_URL}: {exc}")
-    name = f"idp_test_{secrets.token_hex(4)}"
-    admin.execute(f"CREATE DATABASE {name}")
-    yield ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
-    admin.close()
 
 
 def test_migrations_and_code_flow_on_postgresql(postgres_url, keys_dir, tmp_path):

@@ -27,7 +27,7 @@ from sqlalchemy import and_, or_, select, update
 from .. import audit
 from ..models import AuditEvent, Client, Consent, Grant, User, db, now
 from ..oauth import logout
-from . import codes, lockout, notices, password_policy, sessions
+from . import codes, lockout, notices, password_policy, refusals, sessions
 from .account_forms import ContactChangeForm, PasswordChangeForm
 from .forms import ConfirmForm
 
@@ -137,24 +137,31 @@ def password():
         return redirect(url_for("auth.login"))
     form = PasswordChangeForm()
     if form.validate_on_submit():
+        refused = _refuse_if_locked(session, user)
+        if refused is not None:
+            return refused
         # The current password is a sign-in secret like any other: wrong ones count towards the
         # account lockout, so a stolen session cannot be used to guess it.
-        attempt = lockout.begin_attempt(user.kind, user.identifier)
+        attempt = lockout.begin(user.kind, user.identifier)
         if not attempt.allowed:
-            audit.record("password.changed", "locked", account=user.identifier)
-            return _locked(session, attempt.locked_until)
+            audit.record("password.changed", attempt.denial.reason.value, account=user.identifier)
+            return _refused(session, attempt.denial)
         passwords = current_app.extensions["idp.passwords"]
-        if not passwords.verify(user.password_hash, form.current_password.data):
+        try:
+            matches = passwords.verify(user.password_hash, form.current_password.data)
+        except BaseException:
+            lockout.give_back(attempt)
+            raise
+        if not matches:
             audit.record(
                 "password.changed", "failed", account=user.identifier, reason="wrong password"
             )
-            locked_until = lockout.record_failure(attempt)
-            if locked_until is not None:
-                notices.account_locked(user, locked_until)
-                return _locked(session, locked_until)
+            denial = lockout.failed(attempt)
+            if denial is not None:
+                return _refused(session, denial)
             form.current_password.errors.append(_("The current password is wrong."))
         else:
-            lockout.record_success(attempt)
+            lockout.succeeded(attempt)
             problem = password_policy.check_configured(
                 form.password.data, password_policy.personal_words(user)
             )
@@ -165,10 +172,20 @@ def password():
     return render_template("account_password.html", form=form, user=user), status
 
 
-def _locked(session: sessions.Session, until: float):
-    """The account is locked: this sign-in ends too, as after the third wrong password."""
-    logout.sign_out(session)
-    return render_template("locked.html", until=until), 403
+def _refused(session: sessions.Session, denial: lockout.Denial):
+    """The attempt was not evaluated, or locked the account: a locked account's sign-in here
+    ends too (it may be a stolen session guessing)."""
+    if denial.reason is lockout.Refusal.LOCKED:
+        logout.sign_out(session)
+    return refusals.page(denial)
+
+
+def _refuse_if_locked(session: sessions.Session, user: User):
+    """Changes need codes or the password: none are taken for a locked account."""
+    lock = lockout.lock_of(user.kind, user.identifier)
+    if lock is None:
+        return None
+    return _refused(session, lockout.Denial(lockout.Refusal.LOCKED, lock.until, lock))
 
 
 def _send_password_code(user: User, password_hash: str):
@@ -251,6 +268,9 @@ def contact():
         return redirect(url_for("auth.login"))
     form = ContactChangeForm()
     if form.validate_on_submit():
+        refused = _refuse_if_locked(session, user)
+        if refused is not None:
+            return refused
         new_phone = form.phone.data or None
         new_email = form.email.data or None
         if new_phone and new_phone == user.phone:
@@ -291,8 +311,8 @@ def contact_change_steps(
     foreign new phone cannot be confirmed at all: the e-mail confirms the change instead and the
     number stays unverified.
     """
-    old_phone = [_sms(user.phone)] if codes.is_albanian(user.phone) else []
-    old_email = [_email(user.email)] if user.email else []
+    old_phone = [_sms(user.phone, own=True)] if codes.is_albanian(user.phone) else []
+    old_email = [_email(user.email, own=True)] if user.email else []
     on_record = []
     if new_phone:
         on_record += old_phone or old_email
@@ -311,12 +331,12 @@ def contact_change_steps(
     return steps
 
 
-def _sms(phone: str) -> dict:
-    return {"channel": "sms", "to": phone}
+def _sms(phone: str, own: bool = False) -> dict:
+    return {"channel": "sms", "to": phone, "own": own}
 
 
-def _email(address: str) -> dict:
-    return {"channel": "email", "to": address}
+def _email(address: str, own: bool = False) -> dict:
+    return {"channel": "email", "to": address, "own": own}
 
 
 def contact_change_message() -> tuple[str, str]:

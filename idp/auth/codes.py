@@ -8,9 +8,18 @@ the e-mail; registration: first the phone, then the e-mail).
 
 Codes come from `secrets`, are stored only as an HMAC bound to the transaction (so a code from
 one transaction never works for another, and a leaked store does not reveal them), expire after
-OTP_LIFETIME, are compared in constant time and work once. Wrong codes are counted atomically
-per transaction; past OTP_MAX_ATTEMPTS the transaction ends and the person starts over. A new
-code replaces the previous one, after a cooldown, at most OTP_MAX_SENDS times.
+OTP_LIFETIME, are compared in constant time and work once. A code exists only once a channel has
+accepted it: when nothing could be sent, no code can succeed.
+
+Wrong codes are counted twice, atomically: per transaction (past OTP_MAX_ATTEMPTS it ends) and,
+for an account's transactions, per account across all of them (past OTP_ACCOUNT_MAX_FAILURES in
+a row the account locks, idp.auth.lockout), so starting over never buys more guesses.
+
+Sending is budgeted so that nobody can spend someone else's codes: codes to an account's own
+contacts (sign-in, recovery, password change, the first step of a contact change) count per
+account; codes to destinations nobody has proved yet (registration, a new phone or e-mail) count
+per destination and per source address, and never touch the account budget. A new code replaces
+the previous one after an exact cooldown, at most OTP_MAX_SENDS times per transaction.
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import hmac
+import math
 import secrets
 import time
 from collections.abc import Callable
@@ -30,6 +40,7 @@ from flask_babel import gettext as _
 from .. import audit
 from ..delivery import DeliveryError, Message
 from ..models import User
+from . import lockout
 
 SESSION_KEY = "transaction"
 KEY = "transaction:{}"
@@ -43,6 +54,8 @@ _MESSAGES: dict[str, Callable[[], tuple[str, str]]] = {}
 class Destination:
     channel: str  # "sms" or "email"
     to: str
+    # A contact on record of the transaction's account: its codes count on the account's budget.
+    own: bool = False
 
 
 @dataclass
@@ -73,7 +86,16 @@ class Check(enum.Enum):
     OK = "ok"
     WRONG = "wrong"
     EXPIRED = "expired"
+    NOT_SENT = "not_sent"  # no channel accepted a code: there is none to enter
     ENDED = "ended"  # too many wrong codes, or the transaction is gone
+    LOCKED = "locked"  # too many wrong codes for the account: it is locked
+
+
+class Resend(enum.Enum):
+    SENT = "sent"
+    FAILED = "failed"  # no channel accepted the new code; the previous one still works
+    COOLDOWN = "cooldown"
+    EXHAUSTED = "exhausted"  # OTP_MAX_SENDS codes went out: no more for this transaction
 
 
 def _store():
@@ -94,9 +116,9 @@ def sign_in_destinations(user: User) -> list[dict]:
     """Where a sign-in code goes: SMS to an Albanian phone and always the e-mail."""
     destinations = []
     if is_albanian(user.phone):
-        destinations.append({"channel": "sms", "to": user.phone})
+        destinations.append({"channel": "sms", "to": user.phone, "own": True})
     if user.email:
-        destinations.append({"channel": "email", "to": user.email})
+        destinations.append({"channel": "email", "to": user.email, "own": True})
     return destinations
 
 
@@ -157,8 +179,22 @@ def seconds_left(transaction: Transaction) -> int:
 
 
 def cooldown_left(transaction: Transaction) -> int:
+    """Whole seconds until another code may be asked for, rounded up (the page's countdown)."""
     cooldown = current_app.config["OTP_RESEND_COOLDOWN"]
-    return max(0, int(transaction.last_sent_at + cooldown - time.time()))
+    return max(0, math.ceil(transaction.last_sent_at + cooldown - time.time()))
+
+
+def sends_left(transaction: Transaction) -> int:
+    sends = _store().count(_sends_key(transaction))
+    return max(0, current_app.config["OTP_MAX_SENDS"] - (sends.value if sends else 0))
+
+
+def _sends_key(transaction: Transaction) -> str:
+    return f"transaction-sends:{transaction.id}"
+
+
+def _cooldown_key(transaction: Transaction) -> str:
+    return f"transaction-cooldown:{transaction.id}"
 
 
 def _digest(transaction: Transaction, code: str) -> str:
@@ -166,70 +202,98 @@ def _digest(transaction: Transaction, code: str) -> str:
     return hmac.new(key, f"{transaction.id}:{code}".encode(), hashlib.sha256).hexdigest()
 
 
-def may_send(transaction: Transaction) -> bool:
-    """Another code may go out now: cooldown passed and fewer than OTP_MAX_SENDS sent."""
-    if cooldown_left(transaction) > 0:
-        return False
-    sends = _store().count(f"transaction-sends:{transaction.id}")
-    return sends is None or sends.value < current_app.config["OTP_MAX_SENDS"]
+def _destination_tag(destination: Destination) -> str:
+    """A store key for a phone or e-mail: keyed, so a leaked store does not list them."""
+    key = current_app.config["SECRET_KEY"].encode()
+    name = f"{destination.channel}:{destination.to.lower()}".encode()
+    return hmac.new(key, name, hashlib.sha256).hexdigest()[:32]
+
+
+def resend(transaction: Transaction) -> Resend:
+    """Another code, if the cooldown has passed (exactly) and sends are left."""
+    if sends_left(transaction) <= 0:
+        return Resend.EXHAUSTED
+    # One atomic claim of the next send: of two resends at the same moment only one sends.
+    if not _store().add(_cooldown_key(transaction), {}, current_app.config["OTP_RESEND_COOLDOWN"]):
+        return Resend.COOLDOWN
+    failed = send_code(transaction, *message_for(transaction))
+    return Resend.FAILED if len(failed) == len(transaction.destinations) else Resend.SENT
 
 
 def send_code(transaction: Transaction, text: str, subject: str) -> list[Destination]:
     """Send a fresh code to the current step's destinations; returns those that failed.
 
-    `text` contains ``{code}`` and ``{minutes}``. The previous code stops working at once.
+    `text` contains ``{code}`` and ``{minutes}``. The new code replaces the previous one only if
+    at least one channel accepted it: a code nobody received is never stored.
     """
     config = current_app.config
-    counter = _store().incr(
-        f"transaction-sends:{transaction.id}", config["LOGIN_TRANSACTION_LIFETIME"]
-    )
-    if counter.value > config["OTP_MAX_SENDS"]:
+    store = _store()
+    sends = store.incr(_sends_key(transaction), config["LOGIN_TRANSACTION_LIFETIME"])
+    if sends.value > config["OTP_MAX_SENDS"]:
         return transaction.destinations
     code = f"{secrets.randbelow(10**6):06d}"
-    transaction.code_digest = _digest(transaction, code)
-    transaction.code_expires_at = time.time() + config["OTP_LIFETIME"]
-    transaction.last_sent_at = time.time()
-    transaction.delivered = []
     body = text.format(code=code, minutes=max(1, config["OTP_LIFETIME"] // 60))
     senders = current_app.extensions["idp.senders"]
-    failed = []
+    account_budget = _account_budget_left(transaction)
+    delivered, failed = [], []
     for destination in transaction.destinations:
         message = Message(
             to=destination.to, channel=destination.channel, text=body, subject=subject
         )
         try:
-            _within_sending_limits(destination)
+            _within_budget(transaction, destination, account_budget)
             senders[destination.channel].send(message)
         except DeliveryError as error:
             failed.append(destination)
-            audit.record(
-                "code.sent",
-                "failed",
-                account=transaction.identifier,
-                channel=destination.channel,
-                purpose=transaction.purpose,
-                reason=str(error),
-            )
+            _audit_send(transaction, destination, "failed", reason=str(error))
             continue
-        transaction.delivered.append(destination.channel)
-        audit.record(
-            "code.sent",
-            "ok",
-            account=transaction.identifier,
-            channel=destination.channel,
-            purpose=transaction.purpose,
-        )
-    save(transaction)
+        delivered.append(destination.channel)
+        _audit_send(transaction, destination, "ok")
+    if delivered:
+        transaction.code_digest = _digest(transaction, code)
+        transaction.code_expires_at = time.time() + config["OTP_LIFETIME"]
+        transaction.last_sent_at = time.time()
+        transaction.delivered = delivered
+        store.put(_cooldown_key(transaction), {}, config["OTP_RESEND_COOLDOWN"])
+        save(transaction)
     return failed
 
 
-def _within_sending_limits(destination: Destination) -> None:
-    """Codes per destination and per source address and hour. Registration sends SMS to any
-    number typed in, so without these limits the form could be used to flood a phone or to run
-    up the SMS bill (SMS pumping)."""
+def _audit_send(transaction: Transaction, destination: Destination, outcome: str, **detail):
+    audit.record(
+        "code.sent",
+        outcome,
+        account=transaction.identifier,
+        channel=destination.channel,
+        purpose=transaction.purpose,
+        **detail,
+    )
+
+
+def _account_budget_left(transaction: Transaction) -> bool:
+    """One more code to the account's own contacts within OTP_MAX_PER_ACCOUNT_HOUR (counted
+    once per code, however many of its contacts it goes to)."""
+    if transaction.user_id is None or not any(d.own for d in transaction.destinations):
+        return True
+    key = f"sends-account:{transaction.kind}:{transaction.identifier}"
+    return _store().incr(key, 3600).value <= current_app.config["OTP_MAX_PER_ACCOUNT_HOUR"]
+
+
+def _within_budget(transaction: Transaction, destination: Destination, account_left: bool):
+    """Raise DeliveryError when this code is over its budget.
+
+    An account's own contacts: the account's budget (nobody else can spend it: it takes the
+    account's password, session or security answer). A destination nobody has proved (typed into
+    registration or a contact change): per destination and per source address, so the forms can
+    neither flood someone's phone nor run up the SMS bill (SMS pumping).
+    """
     config = current_app.config
+    if destination.own and transaction.user_id is not None:
+        if not account_left:
+            raise DeliveryError("too many codes for this account in the last hour")
+        return
     store = _store()
-    per_destination = store.incr(f"sends-to:{destination.channel}:{destination.to}", 3600)
+    per_destination = store.incr(f"sends-to:{_destination_tag(destination)}", 3600)
     per_address = store.incr(f"sends-from:{request.remote_addr}", 3600)
     if per_address.value > config["OTP_MAX_PER_ADDRESS_HOUR"]:
         raise DeliveryError("too many codes requested from this address in the last hour")
@@ -241,22 +305,27 @@ def check_code(transaction: Transaction, submitted: str) -> Check:
     """Judge a submitted code; on OK the current step is done (and saved)."""
     config = current_app.config
     store = _store()
+    account = (transaction.kind, transaction.identifier) if transaction.user_id else None
+    if account and _locked_by_codes_since_start(transaction):
+        end()
+        return Check.LOCKED
     attempts = store.incr(
         f"transaction-attempts:{transaction.id}", config["LOGIN_TRANSACTION_LIFETIME"]
     )
     if attempts.value > config["OTP_MAX_ATTEMPTS"]:
-        audit.record(
-            "code.verified", "ended", account=transaction.identifier, purpose=transaction.purpose
-        )
+        _audit_check(transaction, "ended")
         end()
         return Check.ENDED
-    if not transaction.code_digest or time.time() > transaction.code_expires_at:
+    if not transaction.code_digest:
+        return Check.NOT_SENT
+    if time.time() > transaction.code_expires_at:
         return Check.EXPIRED
     candidate = "".join(ch for ch in submitted if ch.isdigit())[:6]
     if not hmac.compare_digest(_digest(transaction, candidate), transaction.code_digest):
-        audit.record(
-            "code.verified", "failed", account=transaction.identifier, purpose=transaction.purpose
-        )
+        _audit_check(transaction, "failed")
+        if account and lockout.code_failed(*account) is not None:
+            end()
+            return Check.LOCKED
         if attempts.value == config["OTP_MAX_ATTEMPTS"]:
             end()
             return Check.ENDED
@@ -264,18 +333,32 @@ def check_code(transaction: Transaction, submitted: str) -> Check:
     # Single use even when the same right code arrives twice at once: one caller marks it.
     if not store.add(f"code-used:{transaction.code_digest}", {}, config["OTP_LIFETIME"]):
         return Check.ENDED
-    audit.record(
-        "code.verified",
-        "ok",
-        account=transaction.identifier,
-        purpose=transaction.purpose,
-        channels=transaction.delivered,
-    )
+    if account:
+        lockout.code_succeeded(*account)
+    _audit_check(transaction, "ok", channels=transaction.delivered)
     transaction.steps.pop(0)
     transaction.code_digest = ""
     transaction.data.setdefault("verified_channels", []).extend(transaction.delivered)
     save(transaction)
     return Check.OK
+
+
+def _locked_by_codes_since_start(transaction: Transaction) -> bool:
+    """Wrong codes locked the account after this transaction began: it belongs to the guesser
+    (or raced them), so it ends. Transactions begun during a lock (recovery, the owner's trusted
+    browser) go on, and so do those of a lock by wrong passwords: their password was right."""
+    lock = lockout.lock_of(transaction.kind, transaction.identifier)
+    return lock is not None and lock.cause == lockout.CODE and transaction.created_at < lock.at
+
+
+def _audit_check(transaction: Transaction, outcome: str, **detail) -> None:
+    audit.record(
+        "code.verified",
+        outcome,
+        account=transaction.identifier,
+        purpose=transaction.purpose,
+        **detail,
+    )
 
 
 def on_complete(purpose: str, message: Callable[[], tuple[str, str]] | None = None):

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from .. import audit
 from ..models import BUSINESS, CITIZEN, User, db
-from . import identifiers, lockout, notices
+from . import identifiers, lockout
 
 
 def account_kind(identifier: str, chosen: str | None) -> str:
@@ -37,31 +37,36 @@ def identifier_is_well_formed(identifier: str) -> bool:
 @dataclass(frozen=True)
 class PasswordCheck:
     user: User | None
-    # Set when the account is locked: the attempt was refused, or it was the one that locked.
-    locked_until: float | None = None
+    # Set when the password was not evaluated, or when its failure locked the account.
+    denial: lockout.Denial | None = None
 
 
 def check_password(identifier: str, password: str, chosen_kind: str | None) -> PasswordCheck:
-    """First factor. Locked accounts are refused without evaluating the password."""
+    """First factor. Refused attempts (locked, busy, throttled) never evaluate the password."""
     identifier = identifiers.normalize(identifier)
     kind = account_kind(identifier, chosen_kind)
-    attempt = lockout.begin_attempt(kind, identifier)
+    attempt = lockout.begin(kind, identifier)
+    on_device = attempt.on_device_counter
     if not attempt.allowed:
-        audit.record("login.password", "locked", account=identifier, kind=kind)
-        return PasswordCheck(None, attempt.locked_until)
+        audit.record("login.password", attempt.denial.reason.value, account=identifier, kind=kind)
+        return PasswordCheck(None, attempt.denial)
     user = find_account(identifier, kind)
     passwords = current_app.extensions["idp.passwords"]
     stored_hash = user.password_hash if user is not None and not user.disabled else None
     # Always one argon2id verification: unknown accounts verify against a dummy hash.
-    if not passwords.verify(stored_hash, password):
-        audit.record("login.password", "failed", account=identifier, kind=kind)
-        locked_until = lockout.record_failure(attempt)
-        if locked_until is not None and user is not None:
-            notices.account_locked(user, locked_until)
-        return PasswordCheck(None, locked_until)
-    lockout.record_success(attempt)
+    try:
+        matches = passwords.verify(stored_hash, password)
+    except BaseException:
+        lockout.give_back(attempt)
+        raise
+    if not matches:
+        audit.record(
+            "login.password", "failed", account=identifier, kind=kind, trusted_device=on_device
+        )
+        return PasswordCheck(None, lockout.failed(attempt))
+    lockout.succeeded(attempt)
     if passwords.needs_rehash(stored_hash):
         user.password_hash = passwords.hash(password)
         db.session.commit()
-    audit.record("login.password", "ok", account=identifier, kind=kind)
+    audit.record("login.password", "ok", account=identifier, kind=kind, trusted_device=on_device)
     return PasswordCheck(user)

@@ -40,15 +40,46 @@ def send(user: User, subject: str, text: str, event: str) -> None:
         _executor.submit(deliver)
 
 
-def account_locked(user: User, locked_until: float) -> None:
+def account_locked(user: User, lock) -> None:
+    """Tell the owner what locked the account (or its recovery), from where, until when, and how
+    to get back in (`lock` is an idp.auth.lockout.Lock)."""
     config = current_app.config
-    when = dt.datetime.fromtimestamp(locked_until, dt.UTC)
+    recovery_url = config["ISSUER"] + "/recovery"
     with force_locale(config["LOCALES"][0]):
-        subject = _("Your %(site)s account has been locked", site=config["SITE_NAME"])
-        text = _(
-            "Wrong passwords or security answers were entered for your account several "
-            "times, so it is locked until %(until)s. If this was not you, write to %(support)s.",
-            until=format_datetime(when, "short"),
-            support=config["SUPPORT_EMAIL"],
+        until = format_datetime(dt.datetime.fromtimestamp(lock.until, dt.UTC), "short")
+        at = format_datetime(dt.datetime.fromtimestamp(lock.at, dt.UTC), "short")
+        if lock.cause == "answer":
+            subject = _(
+                "Recovery of your %(site)s account has been locked", site=config["SITE_NAME"]
+            )
+            what = _(
+                "Wrong answers to your security question were entered several times in a row "
+                "on %(at)s from the network %(network)s, so recovering the account is locked "
+                "until %(until)s. You can still sign in with your password.",
+                at=at,
+                network=lock.network,
+                until=until,
+            )
+        else:
+            subject = _("Your %(site)s account has been locked", site=config["SITE_NAME"])
+            if lock.cause == "code":
+                cause = _("Wrong one-time codes were entered several times in a row")
+            else:
+                cause = _("Wrong passwords were entered several times in a row")
+            what = _(
+                "%(cause)s on %(at)s from the network %(network)s, so your account is locked "
+                "until %(until)s. Nobody has signed in. You can still sign in from a browser "
+                "where you signed in before, or get back in now by choosing a new password at "
+                "%(recovery)s (your security question and codes to your phone and e-mail).",
+                cause=cause,
+                at=at,
+                network=lock.network,
+                until=until,
+                recovery=recovery_url,
+            )
+        text = (
+            what
+            + " "
+            + _("If this was not you, write to %(support)s.", support=config["SUPPORT_EMAIL"])
         )
     send(user, subject, text, "notice.account_locked")

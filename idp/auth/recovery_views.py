@@ -1,7 +1,7 @@
 """Forgotten password: identifier, security question, one-time code, new password.
 
 Every step answers the same way whether or not the account exists: an unknown identifier gets a
-stable decoy question, its wrong answers go through the same lockout counter and cost the same
+stable decoy question, its wrong answers go through the same lockout counters and cost the same
 one argon2id verification, and nothing is sent until an answer is right (which an unknown
 identifier's never is). The identifier typed lives in a "reset-question" transaction on the
 server, known to this browser only by the transaction id in its session, never in a URL; the
@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 
 from .. import audit
 from ..models import User, db
-from . import codes, lockout, notices, password_policy, sessions
+from . import address_limits, codes, lockout, notices, password_policy, refusals, sessions
 from .identifiers import normalize
 from .login import account_kind, find_account
 from .recovery_forms import NewPasswordForm, RecoveryStartForm, SecurityAnswerForm
@@ -34,10 +34,13 @@ def start():
     if form.validate_on_submit():
         identifier = normalize(form.nid.data)
         kind = account_kind(identifier, form.account_type.data)
-        # Read only: a locked account (known or not) cannot answer, so say so before asking.
-        locked_until = lockout.locked_until(kind, identifier)
-        if locked_until is not None:
-            return render_template("locked.html", until=locked_until), 403
+        # Each start keeps a transaction and opens the way to argon2id verifications.
+        until = address_limits.exceeded("recovery", current_app.config["RECOVERY_PER_ADDRESS_HOUR"])
+        if until is not None:
+            audit.record("recovery.start", "throttled", account=identifier, reason="address")
+            return address_limits.refused(until)
+        # A locked account may recover (that is how its owner gets back in); only wrong
+        # answers lock recovery itself, and the question page says so.
         codes.start(QUESTION_STEP, identifier, kind, steps=[])
         return redirect(url_for("recovery.question"), code=303)
     status = 400 if form.errors else 200
@@ -54,26 +57,25 @@ def question():
     form = SecurityAnswerForm()
     error = None
     if form.validate_on_submit():
-        blocked_until = lockout.address_blocked_until()
-        if blocked_until is not None:
-            return render_template("throttled.html", until=blocked_until), 429
-        # The same counter as wrong passwords: the answer is one more secret to guess.
-        attempt = lockout.begin_attempt(kind, identifier)
+        # Wrong answers have a counter of their own: they lock recovery, not the sign-in, so
+        # guessing answers cannot keep the owner out, and a locked account can still recover.
+        attempt = lockout.begin(kind, identifier, lockout.ANSWER)
         if not attempt.allowed:
-            audit.record("recovery.answer", "locked", account=identifier)
-            return render_template("locked.html", until=attempt.locked_until), 403
-        if answer_matches(user, form.answer.data):
-            # The counter is not cleared here: the answer is a weaker secret than the
-            # password, and clearing on it would let someone who knows it reset the password
-            # lockout at will. It is cleared when the reset is complete (reset_password).
+            audit.record("recovery.answer", attempt.denial.reason.value, account=identifier)
+            return refusals.page(attempt.denial)
+        try:
+            matches = answer_matches(user, form.answer.data)
+        except BaseException:
+            lockout.give_back(attempt)
+            raise
+        if matches:
+            lockout.succeeded(attempt)
             audit.record("recovery.answer", "ok", account=identifier)
             return _send_reset_code(user)
         audit.record("recovery.answer", "failed", account=identifier)
-        locked_until = lockout.record_failure(attempt)
-        if locked_until is not None:
-            if user is not None:
-                notices.account_locked(user, locked_until)
-            return render_template("locked.html", until=locked_until), 403
+        denial = lockout.failed(attempt)
+        if denial is not None:
+            return refusals.page(denial)
         # One message whether the account exists or not.
         error = _("This answer is not the one we have. Check it and try again.")
     status = 400 if error or form.errors else 200

@@ -33,6 +33,8 @@ def normalize_answer(answer: str) -> str:
 
 
 def hash_answer(answer: str) -> str:
+    """Through the Passwords service like a password: the same argon2id cost, and one of the
+    same per-process slots (HashingBusy when none is free, idp.security)."""
     return current_app.extensions["idp.passwords"].hash(normalize_answer(answer))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 
 from flask import (
     Blueprint,
@@ -14,13 +15,12 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from sqlalchemy import select
 
 from .. import audit
-from ..models import Client, Consent, User, db, now
-from ..oauth import authorize
+from ..models import User, db
+from ..oauth import authorize, interaction, logout
 from ..oauth.claims import USER_SCOPES
-from . import codes, identifiers, lockout, sessions
+from . import codes, devices, identifiers, lockout, refusals, sessions
 from .forms import CodeForm, ConfirmForm, LoginForm
 from .login import check_password
 
@@ -35,23 +35,21 @@ def home():
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     challenge = request.values.get("login_challenge") or None
-    pending = authorize.load_pending(challenge) if challenge else None
+    pending = interaction.get(challenge) if challenge else None
     if challenge and pending is None:
-        return authorize.expired_page()
-    client = authorize.pending_client(pending) if pending else None
+        # Expired (the expired page), or another browser's request: it starts over here.
+        return authorize.resume(challenge)
+    client = interaction.client_of(pending) if pending else None
     form = LoginForm()
     if request.method == "GET":
         form.login_challenge.data = challenge
         if pending:
-            form.nid.data = (pending["params"].get("login_hint") or [""])[0][:20]
+            form.nid.data = pending.login_hint[:20]
     error = None
     if form.validate_on_submit():
-        blocked_until = lockout.address_blocked_until()
-        if blocked_until is not None:
-            return render_template("throttled.html", until=blocked_until), 429
         result = check_password(form.nid.data, form.password.data, form.account_type.data)
-        if result.locked_until is not None:
-            return render_template("locked.html", until=result.locked_until), 403
+        if result.denial is not None:
+            return refusals.page(result.denial)
         if result.user is not None:
             return _send_sign_in_code(result.user, challenge)
         # One message for unknown accounts and wrong passwords: nobody learns which NIDs exist.
@@ -103,10 +101,14 @@ def code():
             return codes.complete(transaction)
         if result is codes.Check.ENDED:
             return render_template("code_ended.html", too_many=True), 400
-        if result is codes.Check.EXPIRED:
-            message = _("The code has expired. Send yourself a new code.")
-        else:
-            message = _("The code is wrong. Check it and try again.")
+        if result is codes.Check.LOCKED:
+            return _locked_by_codes(transaction)
+        message = {
+            codes.Check.EXPIRED: _("The code has expired. Send yourself a new code."),
+            codes.Check.NOT_SENT: _(
+                "We could not send you a code, so there is none to enter. Send yourself a new code."
+            ),
+        }.get(result, _("The code is wrong. Check it and try again."))
     status = 400 if message or form.errors else 200
     return render_template(
         "code.html", form=form, transaction=transaction, message=message, resend_form=ConfirmForm()
@@ -119,15 +121,27 @@ def code_resend():
     form = ConfirmForm()
     if transaction is None or not transaction.steps or not form.validate_on_submit():
         return render_template("code_ended.html"), 400
-    if not codes.may_send(transaction):
-        flash(_("Please wait before asking for another code."))
-    else:
-        failed = codes.send_code(transaction, *codes.message_for(transaction))
-        if len(failed) == len(transaction.destinations):
-            flash(_("We could not send the code. Try again in a moment."))
-        else:
-            flash(_("A new code has been sent. The previous one no longer works."))
+    outcome = codes.resend(transaction)
+    flash(
+        {
+            codes.Resend.SENT: _("A new code has been sent. The previous one no longer works."),
+            codes.Resend.FAILED: _("We could not send the code. Try again in a moment."),
+            codes.Resend.COOLDOWN: _("Please wait before asking for another code."),
+            codes.Resend.EXHAUSTED: _("No more codes can be sent for this request."),
+        }[outcome]
+    )
     return redirect(url_for("auth.code"), code=303)
+
+
+def _locked_by_codes(transaction: codes.Transaction):
+    """Too many wrong codes for the account: it is locked, and a session of that account in
+    this browser (a stolen one, changing the contacts) ends with it."""
+    session = sessions.current()
+    if session is not None and session.user_id == transaction.user_id:
+        logout.sign_out(session)
+    lock = lockout.lock_of(transaction.kind, transaction.identifier)
+    until = lock.until if lock else time.time() + current_app.config["LOCKOUT_DURATION"]
+    return refusals.page(lockout.Denial(lockout.Refusal.LOCKED, until, lock))
 
 
 @codes.on_complete("login", message=sign_in_message)
@@ -144,40 +158,38 @@ def complete_sign_in(transaction: codes.Transaction):
     acr = config["ACR_SUBSTANTIAL"] if by_sms else config["ACR_LOW"]
     amr = ["pwd", "otp", "sms", "mfa"] if by_sms else ["pwd", "otp", "mail"]
     session = sessions.start(user, acr=acr, amr=amr)
+    # This browser may try even while others lock the account (idp.auth.devices).
+    devices.remember(user.kind, user.identifier)
     codes.end()
     audit.record("login", "ok", account=user.identifier, kind=user.kind, acr=acr, amr=amr)
-    challenge = transaction.login_challenge
-    if challenge and authorize.load_pending(challenge) is not None:
-        authorize.update_pending(challenge, login_sid=session.sid)
-        return redirect(authorize.continue_url(challenge), code=303)
+    pending = interaction.get(transaction.login_challenge)
+    if pending is not None:
+        pending = interaction.accept_login(pending, session)
+        return redirect(authorize.continue_url(pending.challenge), code=303)
     return redirect(url_for("account.overview"), code=303)
 
 
 @bp.route("/consent", methods=["GET", "POST"])
 def consent():
     challenge = request.values.get("consent_challenge", "")
-    pending = authorize.load_pending(challenge)
+    pending = interaction.get(challenge)
     session = sessions.current()
-    if pending is None:
-        return authorize.expired_page()
-    if session is None:
-        return redirect(url_for("auth.login", login_challenge=challenge))
-    client = authorize.pending_client(pending)
+    if pending is None or session is None or pending.user_id != session.user_id:
+        # Expired (the expired page); another browser's request, or another person signed in
+        # here since: the protocol decides again, and whoever is here answers for themselves.
+        return authorize.resume(challenge)
+    client = interaction.client_of(pending)
     if client is None:
         return authorize.expired_page()
-    scopes = (pending["params"].get("scope") or [""])[0].split()
+    scopes = pending.scopes
     form = ConfirmForm()
     if form.validate_on_submit():
         user = db.session.get(User, session.user_id)
         if request.form.get("decision") != "allow":
-            audit.record("consent", "denied", account=user.identifier, client_id=client.client_id)
-            return authorize.deny(challenge)
-        _remember_consent(user, client, scopes)
-        audit.record(
-            "consent", "granted", account=user.identifier, client_id=client.client_id, scopes=scopes
-        )
-        authorize.update_pending(challenge, consented=True)
-        return redirect(authorize.continue_url(challenge))
+            interaction.reject(pending, user)
+            return authorize.deny(pending)
+        interaction.accept_consent(pending, user, client, scopes)
+        return redirect(authorize.continue_url(pending.challenge))
     personal = [s for s in scopes if s in USER_SCOPES]
     other = [s for s in scopes if s not in USER_SCOPES]
     return render_template(
@@ -188,15 +200,3 @@ def consent():
         personal_scopes=personal,
         other_scopes=other,
     )
-
-
-def _remember_consent(user: User, client: Client, scopes: list[str]) -> None:
-    consent = db.session.execute(
-        select(Consent).where(Consent.user_id == user.id, Consent.client_id == client.client_id)
-    ).scalar()
-    if consent is None:
-        consent = Consent(user_id=user.id, client_id=client.client_id, scopes=[])
-        db.session.add(consent)
-    consent.scopes = sorted(set(consent.scopes) | set(scopes))
-    consent.granted_at = now()
-    db.session.commit()

@@ -2,9 +2,9 @@
 
 Every request is validated by Authlib's grant first. What happens next is decided here, once,
 whether the request just arrived or comes back after the login or consent page: the parameters
-wait in the short-lived store under a random challenge (as in ORY Hydra's login_challenge), so
-they cannot be altered on the way and `prompt=login` / `max_age` are judged against the login
-that happened for this very request.
+wait as an interaction (idp.oauth.interaction, like ORY Hydra's login_challenge), bound to the
+browser and the person, so `prompt=login` / `max_age` are judged against the login that
+happened for this very request, and consent is always the signed-in person's own.
 """
 
 from __future__ import annotations
@@ -21,20 +21,20 @@ from authlib.oidc.core.errors import (
     RequestNotSupportedError,
     RequestURINotSupportedError,
 )
-from flask import current_app, g, redirect, render_template, request, url_for
+from flask import current_app, redirect, render_template, request, url_for
 from joserfc import jwt
 from joserfc.errors import JoseError
 from werkzeug.datastructures import MultiDict
 
-from .. import security
 from ..auth import sessions
 from ..config import SIGNING_ALGORITHMS
-from ..models import Client, Consent, User, db
+from ..models import Client, User, db
+from . import interaction
 from .claims import subject_for
+from .interaction import Interaction
 from .resources import requested_resources
 from .server import AuthorizationRequest, AuthorizationServer
 
-PENDING = "authorization-request:{}"
 PROMPTS = {"none", "login", "consent", "select_account"}
 # Parameters that may appear more than once (RFC 8707 §2: several resources).
 REPEATABLE = {"resource"}
@@ -52,22 +52,26 @@ def request_parameters() -> MultiDict:
 def start(source: MultiDict) -> object:
     """Handle a fresh authorization request."""
     params = {key: source.getlist(key) for key in source}
-    return decide(params, challenge=None)
+    return decide(params, pending=None)
 
 
 def resume(challenge: str) -> object:
-    """Continue a stored request after the login or consent page."""
-    pending = load_pending(challenge)
+    """Continue a stored request after the login or consent page. Opened in a browser the
+    request is not bound to, it starts over there: that person's own login and consent."""
+    pending = interaction.get(challenge) or interaction.start_over(challenge)
     if pending is None:
         return expired_page()
-    return decide(pending["params"], challenge)
+    return decide(pending.params, pending)
 
 
-def decide(params: dict[str, list[str]], challenge: str | None):
-    use_ui_locales(params)
+def decide(params: dict[str, list[str]], pending: Interaction | None):
+    interaction.use_ui_locales(params)
     server = _server()
     session = sessions.current()
     user = db.session.get(User, session.user_id) if session else None
+    if pending is not None and user is not None:
+        # Someone else signed in in this browser since the last step: they start over.
+        pending = interaction.bind_person(pending, user)
     oauth_request = AuthorizationRequest(f"{server.issuer}/authorize", params)
     try:
         _check_parameter_shape(server, params)
@@ -77,17 +81,16 @@ def decide(params: dict[str, list[str]], challenge: str | None):
         try:
             _check_openid_parameters(oauth_request)
             oauth_request.resources = requested_resources(oauth_request, client)
-            pending = load_pending(challenge) if challenge else None
             if _needs_login(oauth_request, client, session, user, pending):
                 if "none" in _prompts(oauth_request):
                     raise LoginRequiredError()
-                challenge = save_pending(params, challenge)
-                return redirect(url_for("auth.login", login_challenge=challenge))
+                pending = pending or interaction.create(params, user)
+                return redirect(url_for("auth.login", login_challenge=pending.challenge))
             if _needs_consent(oauth_request, client, user, pending):
                 if "none" in _prompts(oauth_request):
                     raise ConsentRequiredError()
-                challenge = save_pending(params, challenge)
-                return redirect(url_for("auth.consent", consent_challenge=challenge))
+                pending = pending or interaction.create(params, user)
+                return redirect(url_for("auth.consent", consent_challenge=pending.challenge))
         except OAuth2Error as error:
             error.redirect_uri = redirect_uri
             raise
@@ -96,19 +99,16 @@ def decide(params: dict[str, list[str]], challenge: str | None):
         return error_response(error)
     oauth_request.sso_session = session
     sessions.add_client(session, client.client_id)
-    if challenge:
-        current_app.extensions["idp.store"].delete(PENDING.format(challenge))
+    if pending is not None:
+        interaction.end(pending)
     return server.create_authorization_response(request=oauth_request, grant_user=user, grant=grant)
 
 
-def deny(challenge: str):
-    """The person refused consent: access_denied to the client (RFC 6749 §4.1.2.1)."""
-    pending = load_pending(challenge)
-    if pending is None:
-        return expired_page()
+def deny(pending: Interaction):
+    """The person refused consent (interaction.reject): access_denied to the client (RFC 6749
+    §4.1.2.1)."""
     server = _server()
-    oauth_request = AuthorizationRequest(f"{server.issuer}/authorize", pending["params"])
-    current_app.extensions["idp.store"].delete(PENDING.format(challenge))
+    oauth_request = AuthorizationRequest(f"{server.issuer}/authorize", pending.params)
     try:
         grant = server.get_consent_grant(request=oauth_request, end_user=None)
     except OAuth2Error as error:
@@ -128,56 +128,6 @@ def error_response(error: OAuth2Error):
 
 def expired_page():
     return render_template("expired.html"), 400
-
-
-# -- pending requests --------------------------------------------------------------------------
-
-
-def save_pending(params: dict[str, list[str]], challenge: str | None) -> str:
-    store = current_app.extensions["idp.store"]
-    ttl = current_app.config["AUTHORIZATION_REQUEST_LIFETIME"]
-    if challenge:
-        pending = load_pending(challenge)
-        if pending is not None:
-            store.put(PENDING.format(challenge), pending, ttl)
-            return challenge
-    challenge = security.generate_secret(24)
-    record = {
-        "params": params,
-        "created_at": int(time.time()),
-        "login_sid": None,
-        "consented": False,
-    }
-    store.put(PENDING.format(challenge), record, ttl)
-    return challenge
-
-
-def load_pending(challenge: str | None) -> dict | None:
-    """The stored request of a challenge; its ui_locales then choose the page language."""
-    if not challenge or len(challenge) > 64:
-        return None
-    pending = current_app.extensions["idp.store"].get(PENDING.format(challenge))
-    if pending is not None:
-        use_ui_locales(pending["params"])
-    return pending
-
-
-def use_ui_locales(params: dict[str, list[str]]) -> None:
-    """OIDC Core §3.1.2.1 ui_locales: consulted by web.i18n.select_locale."""
-    g.ui_locales = (params.get("ui_locales") or [""])[0]
-
-
-def update_pending(challenge: str, **changes) -> None:
-    pending = load_pending(challenge)
-    if pending is not None:
-        pending.update(changes)
-        ttl = current_app.config["AUTHORIZATION_REQUEST_LIFETIME"]
-        current_app.extensions["idp.store"].put(PENDING.format(challenge), pending, ttl)
-
-
-def pending_client(pending: dict) -> Client | None:
-    client_id = (pending["params"].get("client_id") or [None])[0]
-    return _server().query_client(client_id)
 
 
 # -- checks ------------------------------------------------------------------------------------
@@ -232,10 +182,12 @@ def _check_openid_parameters(oauth_request: AuthorizationRequest) -> None:
         raise InvalidRequestError("max_age must be a non-negative whole number of seconds")
 
 
-def _needs_login(oauth_request, client: Client, session, user: User | None, pending) -> bool:
+def _needs_login(
+    oauth_request, client: Client, session, user: User | None, pending: Interaction | None
+) -> bool:
     if session is None or user is None:
         return True
-    if pending and pending.get("login_sid") == session.sid:
+    if pending is not None and pending.login_sid == session.sid:
         return False  # the person has just logged in for this request
     data = oauth_request.payload.data
     prompts = _prompts(oauth_request)
@@ -269,17 +221,19 @@ def _hinted_subject(id_token_hint: str, client: Client) -> str:
     return claims.get("sub", "")
 
 
-def _needs_consent(oauth_request, client: Client, user: User, pending) -> bool:
-    if pending and pending.get("consented"):
-        return False
+def _needs_consent(oauth_request, client: Client, user: User, pending: Interaction | None) -> bool:
+    """Consent is the signed-in person's own, from the Consent table: never a mark carried by
+    the request, which someone else may have opened (issue 12)."""
+    scopes = oauth_request.scope.split()
     if "consent" in _prompts(oauth_request):
-        return True
+        # OIDC Core §3.1.2.1 prompt=consent: ask again, so only consent given for this very
+        # request (since it began) counts.
+        return pending is None or not interaction.consent_covers(
+            user, client, scopes, since=pending.created_at
+        )
     if client.first_party:
         return False
-    consent = db.session.execute(
-        db.select(Consent).where(Consent.user_id == user.id, Consent.client_id == client.client_id)
-    ).scalar()
-    return consent is None or not set(oauth_request.scope.split()) <= set(consent.scopes)
+    return not interaction.consent_covers(user, client, scopes)
 
 
 def continue_url(challenge: str) -> str:

@@ -18,10 +18,10 @@ class Counter:
 
 
 class Store(Protocol):
-    def put(self, key: str, value: dict, ttl: int) -> None:
+    def put(self, key: str, value: dict, ttl: float) -> None:
         """Set key to value for ttl seconds, replacing any earlier value."""
 
-    def add(self, key: str, value: dict, ttl: int) -> bool:
+    def add(self, key: str, value: dict, ttl: float) -> bool:
         """Set key only if it is absent (or expired); False if it already exists (replay)."""
 
     def get(self, key: str) -> dict | None:
@@ -33,12 +33,15 @@ class Store(Protocol):
     def delete(self, key: str) -> None:
         """Remove key (a value or a counter) if present."""
 
-    def incr(self, key: str, ttl: int) -> Counter:
+    def incr(self, key: str, ttl: float) -> Counter:
         """Atomically add one to a counter and return it. A missing or expired counter starts
         at 1 and lives ttl seconds; later increments do not extend it."""
+
+    def decr(self, key: str) -> None:
+        """Atomically take one from a live counter, never below zero (a slot given back)."""
 
     def count(self, key: str) -> Counter | None:
         """The live counter under key, or None."""
 
-    def extend(self, key: str, ttl: int) -> None:
+    def extend(self, key: str, ttl: float) -> None:
         """Let a live counter (or value) expire ttl seconds from now."""

@@ -31,13 +31,13 @@ class ShortLivedState(db.Model):
 class SqlStore:
     """Store on the application's database (SQLite or PostgreSQL)."""
 
-    def put(self, key: str, value: dict, ttl: int) -> None:
+    def put(self, key: str, value: dict, ttl: float) -> None:
         self._maybe_purge()
         row = ShortLivedState(key=key, value=json.dumps(value), expires_at=time.time() + ttl)
         db.session.merge(row)
         db.session.commit()
 
-    def add(self, key: str, value: dict, ttl: int) -> bool:
+    def add(self, key: str, value: dict, ttl: float) -> bool:
         self._maybe_purge()
         now = time.time()
         # An expired entry under the same key must not block the new one.
@@ -81,7 +81,7 @@ class SqlStore:
         db.session.execute(delete(ShortLivedState).where(ShortLivedState.key == key))
         db.session.commit()
 
-    def incr(self, key: str, ttl: int) -> Counter:
+    def incr(self, key: str, ttl: float) -> Counter:
         # One upsert statement: concurrent callers each get a distinct value, on SQLite (where
         # writers are serialised) and on PostgreSQL (row lock of ON CONFLICT DO UPDATE).
         now = time.time()
@@ -102,6 +102,18 @@ class SqlStore:
         db.session.commit()
         return Counter(value, expires_at)
 
+    def decr(self, key: str) -> None:
+        db.session.execute(
+            update(ShortLivedState)
+            .where(
+                ShortLivedState.key == key,
+                ShortLivedState.counter > 0,
+                ShortLivedState.expires_at > time.time(),
+            )
+            .values(counter=ShortLivedState.counter - 1)
+        )
+        db.session.commit()
+
     def count(self, key: str) -> Counter | None:
         row = db.session.execute(
             select(ShortLivedState.counter, ShortLivedState.expires_at).where(
@@ -111,7 +123,7 @@ class SqlStore:
         db.session.commit()
         return None if row is None else Counter(row[0], row[1])
 
-    def extend(self, key: str, ttl: int) -> None:
+    def extend(self, key: str, ttl: float) -> None:
         db.session.execute(
             update(ShortLivedState)
             .where(ShortLivedState.key == key, ShortLivedState.expires_at > time.time())

@@ -13,7 +13,7 @@ from flask_babel import format_datetime, format_timedelta, get_locale
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
 
-from ..auth import codes, sessions
+from ..auth import codes, devices, sessions
 from .i18n import LANGUAGE_COOKIE
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,13 @@ def init_app(app: Flask) -> None:
     app.add_template_global(get_locale)
     app.add_template_global(format_time_of)
     app.add_template_global(format_duration)
-    for helper in (codes.mask, codes.channel_name, codes.seconds_left, codes.cooldown_left):
+    for helper in (
+        codes.mask,
+        codes.channel_name,
+        codes.seconds_left,
+        codes.cooldown_left,
+        codes.sends_left,
+    ):
         app.add_template_global(helper)
     app.add_template_global(scope_description)
     app.add_template_filter(scope_description)
@@ -105,7 +111,7 @@ def init_app(app: Flask) -> None:
                 secure=hsts,
                 httponly=True,
             )
-        return sessions.write_cookie(response)
+        return devices.write_cookie(sessions.write_cookie(response))
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
