@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -12,7 +13,7 @@ from flask_babel import Babel
 from flask_migrate import Migrate
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as config_module
@@ -37,7 +38,7 @@ def create_app(config: dict | None = None) -> Flask:
         static_folder="web/static",
     )
     app.config.update(settings)
-    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    _make_private_folder(Path(app.instance_path))
     _configure_flask(app)
 
     db.init_app(app)
@@ -103,6 +104,7 @@ def _configure_flask(app: Flask) -> None:
     if not app.config["DATABASE_URL"]:
         app.config["DATABASE_URL"] = f"sqlite:///{Path(app.instance_path) / 'idp.sqlite3'}"
     app.config["SQLALCHEMY_DATABASE_URI"] = _sqlalchemy_url(app.config["DATABASE_URL"])
+    _make_sqlite_file_private(app.config["SQLALCHEMY_DATABASE_URI"])
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True}
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", app.config["AUTHORIZATION_REQUEST_LIFETIME"])
     app.config["SESSION_COOKIE_NAME"] = "__Host-idp_csrf" if issuer_is_https else "idp_csrf"
@@ -118,6 +120,33 @@ def _configure_flask(app: Flask) -> None:
     if app.config["TRUSTED_PROXIES"]:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
+
+def _make_private_folder(path: Path) -> None:
+    """The instance folder holds the SQLite database, the development key passphrase and the
+    outbox of codes: only the provider's own user may enter it (0700), even if it existed."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # A folder of another user that the operator chose keeps the permissions they gave it.
+    with contextlib.suppress(PermissionError):
+        path.chmod(0o700)
+
+
+def _make_sqlite_file_private(url: str) -> None:
+    """Create the SQLite database file 0600 before SQLite does (it would use 0644 less the
+    umask). SQLite gives its WAL, shared-memory and journal files the database file's mode, so
+    they are 0600 too; any left by an earlier version are tightened here."""
+    database = make_url(url).database
+    if not url.startswith("sqlite") or not database or database == ":memory:":
+        return
+    path = Path(database)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    except OSError as exc:
+        raise config_module.ConfigError(f"IDP_DATABASE_URL {path}: {exc.strerror}") from None
+    for name in (path.name, f"{path.name}-wal", f"{path.name}-shm", f"{path.name}-journal"):
+        sibling = path.with_name(name)
+        if sibling.exists():
+            sibling.chmod(0o600)
 
 
 def _sqlalchemy_url(url: str) -> str:
@@ -177,9 +206,12 @@ def _key_passphrase(app: Flask) -> bytes:
     if app.config["KEY_PASSPHRASE_FILE"]:
         path = Path(app.config["KEY_PASSPHRASE_FILE"])
         try:
-            return path.read_text(encoding="utf-8").strip().encode()
+            passphrase = path.read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise config_module.ConfigError(f"IDP_KEY_PASSPHRASE_FILE {path}: {exc}") from None
+        if app.config["ENV"] == "production":
+            config_module.check_key_passphrase(passphrase, "IDP_KEY_PASSPHRASE_FILE")
+        return passphrase.encode()
     # Development only (validate() refuses this in production): a passphrase of this machine.
     path = Path(app.instance_path) / "key-passphrase"
     if not path.exists():

@@ -42,6 +42,12 @@ DEFAULTS: dict[str, Any] = {
     "ID_TOKEN_LIFETIME": 600,
     # Absolute lifetime of a refresh token family from the original login.
     "REFRESH_TOKEN_LIFETIME": 86400,
+    # Seconds after a rotation during which the same client presenting the just-rotated refresh
+    # token gets the same successor again (a lost response), instead of reuse revoking the
+    # family. 0 turns it off (RFC 9700 §4.14.2 strict rotation).
+    "REFRESH_REUSE_INTERVAL": 0,
+    # How far ahead a client assertion's `exp` may be (private_key_jwt, client_secret_jwt).
+    "CLIENT_ASSERTION_MAX_LIFETIME": 300,
     # How long a sign-in lasts for single sign-on (a working day).
     "SESSION_LIFETIME": 28800,
     # How long a person may take between the authorization request and finishing login/consent.
@@ -124,6 +130,9 @@ DEFAULTS: dict[str, Any] = {
     # Back-channel logout deliveries per relying party: the first at once, retries after 1, 5
     # and 30 seconds (at most 4 attempts).
     "BACKCHANNEL_LOGOUT_ATTEMPTS": 4,
+    # Internal networks (CIDRs) and host names that outbound calls (back-channel logout) may
+    # reach although they are private, loopback or link-local; empty: only public addresses.
+    "OUTBOUND_ALLOW": [],
     # -- Delivery of codes and notices --
     # "outbox" writes each message as a JSON line to OUTBOX (development and tests only);
     # "gateway" / "smtp" deliver for real. Production refuses the outbox.
@@ -262,12 +271,16 @@ def validate(settings: dict) -> None:
         return
     if settings["SECRET_KEY"] in ("", INSECURE_SECRET_KEY) or len(settings["SECRET_KEY"]) < 32:
         raise ConfigError("IDP_SECRET_KEY must be set to a random value of at least 32 characters")
+    if low_variety(settings["SECRET_KEY"]):
+        raise ConfigError("IDP_SECRET_KEY must be random, not a repeated character or pattern")
     if not issuer.startswith("https://"):
         raise ConfigError("IDP_ISSUER must be an https:// URL in production")
     if settings["DEBUG"]:
         raise ConfigError("IDP_DEBUG must be off in production")
     if not (settings["KEY_PASSPHRASE"] or settings["KEY_PASSPHRASE_FILE"]):
         raise ConfigError("IDP_KEY_PASSPHRASE or IDP_KEY_PASSPHRASE_FILE must be set in production")
+    if settings["KEY_PASSPHRASE"]:
+        check_key_passphrase(settings["KEY_PASSPHRASE"], "IDP_KEY_PASSPHRASE")
     if len(settings["PAIRWISE_SALT"]) < 16:
         raise ConfigError("IDP_PAIRWISE_SALT must be set (at least 16 characters) in production")
     if "outbox" in (settings["SMS_SENDER"], settings["MAIL_SENDER"]):
@@ -279,8 +292,35 @@ def validate(settings: dict) -> None:
         raise ConfigError("IDP_SMS_GATEWAY_URL must be https in production")
     if settings["SMTP_SECURITY"] == "none":
         raise ConfigError("IDP_SMTP_SECURITY must be starttls or tls in production")
-    if settings["ADMIN_TOKEN"] and len(settings["ADMIN_TOKEN"]) < 32:
+    if settings["ADMIN_TOKEN"] and (
+        len(settings["ADMIN_TOKEN"]) < 32 or low_variety(settings["ADMIN_TOKEN"])
+    ):
         raise ConfigError("IDP_ADMIN_TOKEN must be at least 32 random characters")
+
+
+# The signing keys' passphrase is the one secret an operator may type; shorter than this it can
+# be guessed offline from a stolen key file (scrypt slows each guess, but not enough).
+MIN_KEY_PASSPHRASE_LENGTH = 16
+# Fewer distinct characters than this in a secret means it was typed, not generated.
+MIN_DISTINCT_CHARACTERS = 8
+
+
+def low_variety(secret: str) -> bool:
+    """A secret that is one character repeated, few characters, or one short pattern over and
+    over (``abcabcabc``): long enough to pass a length check, easy to guess all the same."""
+    if len(set(secret)) < MIN_DISTINCT_CHARACTERS:
+        return True
+    # A string is a repeated pattern exactly when it occurs in itself rotated (s in (s + s)[1:-1]).
+    return secret in (secret + secret)[1:-1]
+
+
+def check_key_passphrase(passphrase: str, name: str) -> None:
+    """Production: the key passphrase, from the setting or its file (read at start-up)."""
+    if len(passphrase) < MIN_KEY_PASSPHRASE_LENGTH or low_variety(passphrase):
+        raise ConfigError(
+            f"{name} must be at least {MIN_KEY_PASSPHRASE_LENGTH} characters and not a repeated "
+            "character or pattern"
+        )
 
 
 # Algorithms the key store can hold and the provider can sign and verify its own tokens with.

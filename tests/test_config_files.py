@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import secrets
 import tomllib
 from pathlib import Path
 
 import pytest
 
-from idp import config
+from idp import config, create_app
 from idp.delivery import create_senders
 from idp.delivery.mail import SmtpSender
 from idp.delivery.sms import SmsGatewaySender
@@ -109,9 +110,39 @@ def test_production_example_alone_is_refused_for_want_of_a_secret_key():
         pytest.param({"IDP_SMS_SENDER": "outbox"}, "IDP_SMS_SENDER", id="sms-to-outbox"),
         pytest.param({"IDP_MAIL_SENDER": "outbox"}, "IDP_MAIL_SENDER", id="mail-to-outbox"),
         pytest.param({"IDP_ADMIN_TOKEN": "too-short"}, "IDP_ADMIN_TOKEN", id="short-admin-token"),
+        pytest.param({"IDP_SECRET_KEY": "x" * 40}, "IDP_SECRET_KEY", id="one-character-secret"),
+        pytest.param(
+            {"IDP_SECRET_KEY": "0123456789abcdef" * 3}, "IDP_SECRET_KEY", id="pattern-secret"
+        ),
+        pytest.param({"IDP_ADMIN_TOKEN": "ab" * 20}, "IDP_ADMIN_TOKEN", id="two-character-token"),
+        pytest.param(
+            {"IDP_KEY_PASSPHRASE": "fifteen chars!!"}, "IDP_KEY_PASSPHRASE", id="short-passphrase"
+        ),
+        pytest.param(
+            {"IDP_KEY_PASSPHRASE": "passwordpassword"}, "IDP_KEY_PASSPHRASE", id="few-characters"
+        ),
     ],
 )
 def test_production_refuses_an_unsafe_setting_and_names_it(changes, named):
     settings = config.load(environ=production_environment(**changes))
     with pytest.raises(config.ConfigError, match=named):
         config.validate(settings)
+
+
+def test_production_refuses_a_short_passphrase_file_at_start_up(tmp_path, keys_dir):
+    passphrase_file = tmp_path / "passphrase"
+    passphrase_file.write_text("short-one\n", encoding="utf-8")
+    settings = config.load(
+        environ=production_environment(
+            IDP_KEY_PASSPHRASE="", IDP_KEY_PASSPHRASE_FILE=str(passphrase_file)
+        )
+    )
+    settings.update(KEYS_DIR=str(keys_dir), INSTANCE_PATH=str(tmp_path / "instance"))
+    with pytest.raises(config.ConfigError, match="IDP_KEY_PASSPHRASE_FILE"):
+        create_app(settings)
+
+
+def test_random_secrets_pass_the_variety_check():
+    for _ in range(200):
+        assert not config.low_variety(secrets.token_urlsafe(32))
+        assert not config.low_variety(secrets.token_hex(16))
