@@ -255,7 +255,6 @@ def code_failed(kind: str, identifier: str) -> Lock | None:
     if failures.value > limit:
         # A concurrent failure reached the limit first and is locking the account.
         return lock_of(kind, identifier)
-    store.delete(_failures_key(CODE, kind, identifier))
     return _lock(kind, identifier, CODE, devices.trusted_for(kind, identifier))
 
 
@@ -276,8 +275,9 @@ def _lock(kind: str, identifier: str, secret: str, device: str | None) -> Lock:
     )
     store = _store()
     store.put(_lock_key(_scope(secret), kind, identifier), asdict(lock), duration)
-    # The count starts again from 0 when the lock ends.
-    store.delete(_failures_key(secret, kind, identifier))
+    # The failures stay counted until the lock ends, and end with it: an attempt that found no
+    # lock a moment ago still finds the account's attempts used up, never a fresh count.
+    store.extend(_failures_key(secret, kind, identifier), duration)
     event = "recovery.locked" if secret == ANSWER else "account.locked"
     audit.record(event, "locked", account=identifier, kind=kind, cause=secret, network=lock.network)
     user = db.session.execute(
