@@ -12,6 +12,7 @@ from flask import Blueprint, Response, abort, current_app, request
 
 from . import audit, security
 from .auth import identifiers, lockout
+from .auth.login import identifier_is_well_formed
 from .models import BUSINESS, CITIZEN
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -43,9 +44,12 @@ def require_admin_credential():
 
 
 def _account(kind: str, identifier: str) -> tuple[str, str]:
-    if kind not in (CITIZEN, BUSINESS):
+    identifier = identifiers.normalize(identifier)
+    # Only a NID or NIPT names an account: anything else is none, and must not reach the
+    # lockout keys or the audit log (whose column it may not even fit).
+    if kind not in (CITIZEN, BUSINESS) or not identifier_is_well_formed(identifier):
         abort(404)
-    return kind, identifiers.normalize(identifier)
+    return kind, identifier
 
 
 @bp.get("/accounts/<kind>/<identifier>/lock")

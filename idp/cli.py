@@ -15,7 +15,7 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 from sqlalchemy import select
 
-from . import audit, security
+from . import audit, outbound, security
 from .auth import identifiers
 from .auth.security_questions import QUESTIONS, hash_answer
 from .config import SIGNING_ALGORITHMS
@@ -287,6 +287,11 @@ def create_client(
     links = (backchannel_logout_uri, client_uri, logo_uri, policy_uri, tos_uri)
     for uri in (*redirect_uris, *post_logout_redirect_uris, *resources, *filter(None, links)):
         _check_uri(uri, production)
+    if backchannel_logout_uri:
+        policy = outbound.Policy.from_config(current_app.config)
+        problem = outbound.registration_problem(backchannel_logout_uri, policy)
+        if problem:
+            raise click.BadParameter(f"--backchannel-logout-uri: {problem}")
     jwks = None
     if auth_method == "private_key_jwt":
         if not jwks_file:

@@ -13,6 +13,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from . import outbound
+
 INSECURE_SECRET_KEY = "insecure-development-secret-key"
 
 DEFAULTS: dict[str, Any] = {
@@ -267,6 +269,17 @@ def validate(settings: dict) -> None:
         raise ConfigError("IDP_SMS_GATEWAY_FORMAT must be 'json' or 'form'")
     if settings["SMTP_SECURITY"] not in ("starttls", "tls", "none"):
         raise ConfigError("IDP_SMTP_SECURITY must be 'starttls', 'tls' or 'none'")
+    if not 0 <= settings["REFRESH_REUSE_INTERVAL"] <= 60:
+        # Longer would leave a stolen token a real window (Okta caps its grace period at 60 s).
+        raise ConfigError("IDP_REFRESH_REUSE_INTERVAL must be between 0 and 60 (seconds)")
+    if not 30 <= settings["CLIENT_ASSERTION_MAX_LIFETIME"] <= 3600:
+        raise ConfigError("IDP_CLIENT_ASSERTION_MAX_LIFETIME must be between 30 and 3600 (seconds)")
+    if not isinstance(settings["OUTBOUND_ALLOW"], list):
+        raise ConfigError("IDP_OUTBOUND_ALLOW must be a list of CIDRs and host names")
+    try:
+        outbound.parse_allow_list(settings["OUTBOUND_ALLOW"])
+    except ValueError as problem:
+        raise ConfigError(f"IDP_OUTBOUND_ALLOW: {problem}") from None
     if settings["ENV"] != "production":
         return
     if settings["SECRET_KEY"] in ("", INSECURE_SECRET_KEY) or len(settings["SECRET_KEY"]) < 32:

@@ -35,6 +35,8 @@ from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 # AES-GCM's standard nonce: 96 bits, random (one message per key, so no reuse).
 _NONCE_BYTES = 12
@@ -79,16 +81,24 @@ def _b64encode(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode("ascii")
 
 
-def seal(data: dict) -> tuple[str, str]:
-    """Encrypt a JSON-ready dict with AES-256-GCM under a fresh random key: (sealed, key).
+def seal(data: dict, key: str | None = None) -> tuple[str, str]:
+    """Encrypt a JSON-ready dict with AES-256-GCM under a fresh random key (or key, from
+    derived_key): (sealed, key).
 
     Keep the two apart (the sealed text in the short-lived store, the key in the person's
     session cookie): neither alone reveals the data, and GCM's tag refuses any change to it.
     """
-    key = AESGCM.generate_key(bit_length=256)
+    raw_key = AESGCM.generate_key(bit_length=256) if key is None else base64.urlsafe_b64decode(key)
     nonce = secrets.token_bytes(_NONCE_BYTES)
-    ciphertext = AESGCM(key).encrypt(nonce, json.dumps(data).encode("utf-8"), None)
-    return _b64encode(nonce + ciphertext), _b64encode(key)
+    ciphertext = AESGCM(raw_key).encrypt(nonce, json.dumps(data).encode("utf-8"), None)
+    return _b64encode(nonce + ciphertext), _b64encode(raw_key)
+
+
+def derived_key(secret: str, purpose: str) -> str:
+    """A seal() key that only the holder of secret (a generated, high-entropy secret such as a
+    refresh token) can derive again: HKDF-SHA256, one key per purpose."""
+    hkdf = HKDF(algorithm=SHA256(), length=32, salt=None, info=purpose.encode("utf-8"))
+    return _b64encode(hkdf.derive(secret.encode("utf-8")))
 
 
 def unseal(sealed: str, key: str) -> dict:

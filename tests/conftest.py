@@ -44,6 +44,8 @@ TEST_SETTINGS = {
     "KEY_PASSPHRASE": "test-key-passphrase",
     # One retry (after 1 s) is enough to test retrying, and keeps the suite from waiting.
     "BACKCHANNEL_LOGOUT_ATTEMPTS": 2,
+    # The relying parties the tests start listen on loopback, which only development allows.
+    "OUTBOUND_ALLOW": ["127.0.0.0/8"],
 }
 
 

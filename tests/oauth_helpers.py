@@ -7,6 +7,7 @@ import hashlib
 import json
 import re
 import secrets
+import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -163,3 +164,13 @@ def new_sign_in(app) -> tuple[str, str, str, str]:
         app.test_client(), authorize_url(rp.client_id, challenge=challenge), CITIZEN_NID
     )
     return rp.client_id, secret, params["code"], verifier
+
+
+def wait_for(condition, seconds: float = 15.0) -> None:
+    """Poll condition() until it holds; AssertionError once seconds have passed."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out")

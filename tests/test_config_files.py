@@ -121,6 +121,19 @@ def test_production_example_alone_is_refused_for_want_of_a_secret_key():
         pytest.param(
             {"IDP_KEY_PASSPHRASE": "passwordpassword"}, "IDP_KEY_PASSPHRASE", id="few-characters"
         ),
+        pytest.param(
+            {"IDP_OUTBOUND_ALLOW": "10.0.0.0/33"}, "IDP_OUTBOUND_ALLOW", id="bad-allow-list"
+        ),
+        pytest.param(
+            {"IDP_REFRESH_REUSE_INTERVAL": "3600"},
+            "IDP_REFRESH_REUSE_INTERVAL",
+            id="long-refresh-reuse",
+        ),
+        pytest.param(
+            {"IDP_CLIENT_ASSERTION_MAX_LIFETIME": "86400"},
+            "IDP_CLIENT_ASSERTION_MAX_LIFETIME",
+            id="long-client-assertions",
+        ),
     ],
 )
 def test_production_refuses_an_unsafe_setting_and_names_it(changes, named):

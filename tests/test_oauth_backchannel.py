@@ -3,7 +3,6 @@ an ended sign-in, retried when the relying party is down (OpenID Connect Back-Ch
 
 from __future__ import annotations
 
-import time
 from urllib.parse import parse_qs
 
 from joserfc import jwt
@@ -13,18 +12,16 @@ from sqlalchemy import select
 from idp.models import AuditEvent, db
 
 from conftest import CITIZEN_NID
-from oauth_helpers import authorize_url, code_grant, csrf_token, follow_to_code, pkce_pair
+from oauth_helpers import (
+    authorize_url,
+    code_grant,
+    csrf_token,
+    follow_to_code,
+    pkce_pair,
+    wait_for,
+)
 
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
-
-
-def _wait_for(condition, seconds: float = 10.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out")
 
 
 def _sign_in(browser, register_client, receiver_url, name):
@@ -53,7 +50,7 @@ def test_logout_at_one_client_notifies_every_client_of_the_session(
     portal, portal_token = _sign_in(client, register_client, receiver.url, "Portal")
     agency, _ = _sign_in(client, register_client, receiver.url, "Agency")
     client.get("/logout", query_string={"id_token_hint": portal_token["id_token"]})
-    _wait_for(lambda: len(receiver.requests) == 2)
+    wait_for(lambda: len(receiver.requests) == 2)
     decoded = _logout_tokens(receiver, app)
     sid = jwt.decode(
         portal_token["id_token"], KeySet.import_key_set(client.get("/jwks.json").get_json())
@@ -71,7 +68,7 @@ def test_an_unreachable_client_is_retried(app, client, citizen, register_client,
     receiver = gateway(answers=(503,))
     _, token = _sign_in(client, register_client, receiver.url, "Agency")
     client.get("/logout", query_string={"id_token_hint": token["id_token"]})
-    _wait_for(lambda: len(receiver.requests) == 2)
+    wait_for(lambda: len(receiver.requests) == 2)
 
     def delivered():
         with app.app_context():
@@ -79,7 +76,7 @@ def test_an_unreachable_client_is_retried(app, client, citizen, register_client,
                 select(AuditEvent.outcome).where(AuditEvent.event == "logout.backchannel")
             ).scalars().all() == ["ok"]
 
-    _wait_for(delivered)
+    wait_for(delivered)
 
 
 def test_signing_out_everywhere_notifies_the_clients_of_other_sessions(
@@ -96,7 +93,7 @@ def test_signing_out_everywhere_notifies_the_clients_of_other_sessions(
     page = client.get("/account").get_data(as_text=True)
     form = page.split("/account/sessions/end-all")[1]
     client.post("/account/sessions/end-all", data={"csrf_token": csrf_token(form)})
-    _wait_for(lambda: len(receiver.requests) == 1)
+    wait_for(lambda: len(receiver.requests) == 1)
 
 
 def test_discovery_announces_back_channel_logout_with_sessions(client):

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pytest
+import requests
+
+from idp.cli import create_client
 
 from conftest import CITIZEN_NID
 from oauth_helpers import authorize_url, code_grant, csrf_token, follow_to_code, pkce_pair, query
@@ -100,6 +103,28 @@ def test_userinfo_with_a_bad_token_is_invalid_token(client, tokens):
         response = client.get("/userinfo", headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 401
         assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
+
+
+def test_userinfo_without_openid_scope_names_the_scope_in_its_challenge(live_provider):
+    # RFC 6750 §3 / OIDC Core §5.3.3: a client_credentials token has no openid scope.
+    with live_provider.app.app_context():
+        service, secret = create_client(
+            name="Batch service", grant_types=["client_credentials"], scopes=["openid"]
+        )
+    token = requests.post(
+        f"{live_provider.url}/token",
+        data={"grant_type": "client_credentials"},
+        auth=(service.client_id, secret),
+        timeout=10,
+    ).json()["access_token"]
+    response = requests.get(
+        f"{live_provider.url}/userinfo", headers={"Authorization": f"Bearer {token}"}, timeout=10
+    )
+    assert response.status_code == 403
+    assert response.json()["error"] == "insufficient_scope"
+    challenge = response.headers["WWW-Authenticate"]
+    assert challenge.startswith("Bearer ")
+    assert 'error="insufficient_scope"' in challenge and 'scope="openid"' in challenge
 
 
 def test_userinfo_refuses_tokens_in_the_url(client, tokens):

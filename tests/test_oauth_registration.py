@@ -244,12 +244,16 @@ def test_parallel_registrations_cannot_overspend_an_initial_token(provider):
 
 
 def test_http_redirect_uri_outside_loopback_is_invalid_redirect_uri(provider):
-    token = initial_token(provider.app, "--uses", "5")
+    token = initial_token(provider.app, "--uses", "9")
     for uris in (
         ["http://rp.example.org/cb"],
         ["https://rp.example.org/cb#frag"],
         ["https://rp.example.org:99999/cb"],
         ["https://exa mple.org/cb"],
+        # Never allowed unescaped in a URI (RFC 3986 §2), and /authorize refuses them.
+        ['https://rp.example.org/cb"x'],
+        ["https://rp.example.org/cb\\x"],
+        ["https://rp.example.org/<cb>"],
         [],
     ):
         response = register(provider, token, redirect_uris=uris)

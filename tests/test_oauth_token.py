@@ -7,9 +7,16 @@ import time
 import uuid
 
 import pytest
+import requests
 from authlib.oauth2.rfc7523 import private_key_jwt_sign
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet
+from sqlalchemy import select
+
+from idp import security
+from idp.cli import create_client
+from idp.models import db
+from idp.store.sql import ShortLivedState
 
 from conftest import CITIZEN_NID
 from oauth_helpers import REDIRECT_URI, authorize_url, code_grant, follow_to_code, pkce_pair
@@ -319,9 +326,10 @@ def test_private_key_jwt(app, client, citizen, register_client, tmp_path):
         return private_key_jwt_sign(
             key,
             registered.client_id,
-            f"{app.config['ISSUER']}/token",
+            app.config["ISSUER"],
             alg="ES256",
             claims={"jti": uuid.uuid4().hex},
+            expires_in=120,
         )
 
     signed = assertion()
@@ -342,6 +350,99 @@ def test_private_key_jwt(app, client, citizen, register_client, tmp_path):
         },
     )
     assert replay.status_code in (400, 401) and replay.get_json()["error"] == "invalid_client"
+
+
+@pytest.fixture
+def assertion_client(serve_provider_on, tmp_path):
+    """A provider (SQLite, then PostgreSQL) and a private_key_jwt back end registered in it:
+    (provider, client_id, sign(claims) -> assertion)."""
+    provider = serve_provider_on()
+    key = ECKey.generate_key("P-256", parameters={"kid": "agency-1"})
+    jwks_file = tmp_path / "jwks.json"
+    jwks_file.write_text(json.dumps({"keys": [key.as_dict(private=False)]}))
+    with provider.app.app_context():
+        registered, _ = create_client(
+            name="Agency back end",
+            auth_method="private_key_jwt",
+            jwks_file=str(jwks_file),
+            grant_types=["client_credentials"],
+            scopes=["registry.read"],
+        )
+    client_id = registered.client_id
+
+    def sign(**changes) -> str:
+        now = int(time.time())
+        claims = {
+            "iss": client_id,
+            "sub": client_id,
+            "aud": provider.app.config["ISSUER"],
+            "iat": now,
+            "exp": now + 60,
+            "jti": uuid.uuid4().hex,
+            **changes,
+        }
+        claims = {name: value for name, value in claims.items() if value is not None}
+        return jwt.encode({"alg": "ES256", "kid": "agency-1"}, claims, key)
+
+    return provider, client_id, sign
+
+
+def _token_with(provider, assertion: str) -> requests.Response:
+    return requests.post(
+        f"{provider.url}/token",
+        data={
+            "grant_type": "client_credentials",
+            "scope": "registry.read",
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            "client_assertion": assertion,
+        },
+        timeout=10,
+    )
+
+
+def test_client_assertions_name_the_issuer_alone_as_audience(assertion_client):
+    provider, _, sign = assertion_client
+    issuer = provider.app.config["ISSUER"]
+    assert _token_with(provider, sign()).status_code == 200
+    assert _token_with(provider, sign(aud=[issuer])).status_code == 200
+    # draft-ietf-oauth-rfc7523bis: endpoint URLs and lists with another audience are refused.
+    for audience in (
+        f"{issuer}/token",
+        f"{issuer}/introspect",
+        f"{issuer}/revoke",
+        [issuer, "https://other-server.example"],
+        [f"{issuer}/token"],
+        "https://other-server.example",
+        None,
+    ):
+        refused = _token_with(provider, sign(aud=audience))
+        assert refused.status_code in (400, 401), audience
+        assert refused.json()["error"] == "invalid_client"
+
+
+def test_client_assertions_are_short_lived_and_used_once(assertion_client):
+    provider, client_id, sign = assertion_client
+    now = int(time.time())
+    lifetime = provider.app.config["CLIENT_ASSERTION_MAX_LIFETIME"]
+    assert _token_with(provider, sign(exp=now + lifetime)).status_code == 200
+    for changes in ({"exp": now + 3600}, {"exp": None}, {"jti": None}, {"jti": 42}):
+        refused = _token_with(provider, sign(**changes))
+        assert refused.status_code in (400, 401), changes
+        assert refused.json()["error"] == "invalid_client"
+    # A jti of any length is remembered by a digest, on PostgreSQL too, and only while its
+    # assertion could still be valid.
+    exp = int(time.time()) + 30
+    once = sign(jti="x" * 2000, exp=exp)
+    assert _token_with(provider, once).status_code == 200
+    assert _token_with(provider, once).json()["error"] == "invalid_client"
+    with provider.app.app_context():
+        remembered = db.session.execute(
+            select(ShortLivedState).where(ShortLivedState.key.startswith("assertion-jti:"))
+        ).scalars()
+        expiries = {row.key: row.expires_at for row in remembered}
+    assert all("xxxx" not in key for key in expiries)
+    key = f"assertion-jti:{security.digest(client_id + ' ' + 'x' * 2000)}"
+    assert expiries[key] <= exp + 60 + 1  # the clock-skew leeway, no more
 
 
 def test_client_credentials_for_agency_back_ends(app, client, register_client):

@@ -13,7 +13,7 @@ import time
 from urllib.parse import urlencode
 
 from authlib.oauth2.base import OAuth2Error
-from authlib.oauth2.rfc6749.errors import InvalidRequestError
+from authlib.oauth2.rfc6749.errors import InvalidRequestError, UnsupportedResponseTypeError
 from authlib.oidc.core.errors import (
     ConsentRequiredError,
     LoginRequiredError,
@@ -31,6 +31,7 @@ from ..config import SIGNING_ALGORITHMS
 from ..models import Client, User, db
 from . import interaction
 from .claims import subject_for
+from .errors import describe
 from .interaction import Interaction
 from .resources import requested_resources
 from .server import AuthorizationRequest, AuthorizationServer
@@ -134,22 +135,35 @@ def expired_page():
 
 
 def _check_parameter_shape(server: AuthorizationServer, params: dict[str, list[str]]) -> None:
-    """Repeated (RFC 6749 §3.1) or oversized parameters. They are redirected to the client only
-    when client_id and redirect_uri themselves are single, sane and registered."""
+    """Parameters refused before Authlib reads them: repeated (RFC 6749 §3.1), oversized, or
+    with characters Authlib would have to quote in its error and cannot (idp.oauth.errors).
+    They are redirected to the client only when client_id and redirect_uri themselves are
+    single, sane and registered."""
     limit = current_app.config["MAX_PARAMETER_LENGTH"]
     bad = [
         key
         for key, values in params.items()
         if (len(values) > 1 and key not in REPEATABLE) or any(len(v) > limit for v in values)
     ]
-    if not bad:
+    redirect_uri = (params.get("redirect_uri") or [""])[0]
+    response_type = (params.get("response_type") or [""])[0]
+    if describe(redirect_uri) != redirect_uri:
+        # Not a URI (RFC 3986 §2 has none of these characters), so not a registered one: the
+        # person sees the error, the URI gets nothing (RFC 6749 §4.1.2.1).
+        raise InvalidRequestError("Redirect URI is not a valid URI")
+    if bad:
+        error = InvalidRequestError(describe(f"parameter '{bad[0][:40]}' is repeated or too long"))
+    elif describe(response_type) != response_type:
+        # RFC 6749 §3.1.1: response types are made of letters, digits and "_".
+        error = UnsupportedResponseTypeError(
+            describe(response_type), description="response_type is not a valid response type"
+        )
+    else:
         return
-    error = InvalidRequestError(f"parameter {bad[0][:40]!r} is repeated or too long")
     trusted = {"client_id", "redirect_uri"}
     if trusted & set(bad):
         raise error
     client = server.query_client((params.get("client_id") or [None])[0])
-    redirect_uri = (params.get("redirect_uri") or [None])[0]
     if client is not None and redirect_uri and client.check_redirect_uri(redirect_uri):
         error.redirect_uri = redirect_uri
         if "state" not in bad:

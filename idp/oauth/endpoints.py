@@ -6,8 +6,16 @@ import time
 
 from authlib.integrations.flask_oauth2 import ResourceProtector
 from authlib.oauth2.base import OAuth2Error
-from authlib.oauth2.rfc6749.errors import InvalidClientError, MissingAuthorizationError
-from authlib.oauth2.rfc6750 import BearerTokenValidator, InvalidTokenError
+from authlib.oauth2.rfc6749.errors import (
+    InvalidClientError,
+    InvalidRequestError,
+    MissingAuthorizationError,
+)
+from authlib.oauth2.rfc6750 import (
+    BearerTokenValidator,
+    InsufficientScopeError,
+    InvalidTokenError,
+)
 from authlib.oauth2.rfc7009 import RevocationEndpoint as _RevocationEndpoint
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoint
@@ -19,10 +27,12 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from .. import security
 from ..config import SIGNING_ALGORITHMS
 from ..models import Client, RefreshToken, User, db
 from . import tokens
 from .claims import subject_for, user_claims
+from .errors import describe
 from .grants import ALL_AUTH_METHODS
 
 
@@ -106,9 +116,11 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
         }
 
 
-class AccessTokenValidator(BearerTokenValidator):
-    def authenticate_token(self, token_string: str):
-        return tokens.validate_access_token(token_string)
+def bearer_challenge(**attributes: str) -> tuple[str, str]:
+    """RFC 6750 §3: the WWW-Authenticate header that goes with a Bearer-protected error."""
+    parts = [f'realm="{current_app.config["ISSUER"]}"']
+    parts += [f'{name}="{value}"' for name, value in attributes.items()]
+    return "WWW-Authenticate", "Bearer " + ", ".join(parts)
 
 
 class BearerTokenMissing(OAuth2Error):
@@ -120,8 +132,31 @@ class BearerTokenMissing(OAuth2Error):
         return [("error_description", "a Bearer access token is required")]
 
     def get_headers(self) -> list:
-        realm = current_app.config["ISSUER"]
-        return [*super().get_headers(), ("WWW-Authenticate", f'Bearer realm="{realm}"')]
+        return [*super().get_headers(), bearer_challenge()]
+
+
+class InsufficientScope(InsufficientScopeError):
+    """RFC 6750 §3 and OIDC Core §5.3.3: the 403 names the error and the scope needed in its
+    challenge too (Authlib's error has no challenge)."""
+
+    def __init__(self, scopes: list[str]):
+        super().__init__()
+        self.scopes = scopes
+
+    def get_headers(self) -> list:
+        challenge = bearer_challenge(error=self.error, scope=" ".join(self.scopes))
+        return [*super().get_headers(), challenge]
+
+
+class AccessTokenValidator(BearerTokenValidator):
+    def authenticate_token(self, token_string: str):
+        return tokens.validate_access_token(token_string)
+
+    def validate_token(self, token, scopes, request):
+        try:
+            super().validate_token(token, scopes, request)
+        except InsufficientScopeError:
+            raise InsufficientScope(scopes) from None
 
 
 class BearerProtector(ResourceProtector):
@@ -162,26 +197,56 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
 
     CLIENT_AUTH_METHOD = "private_key_jwt"
 
+    def extract_assertion(self, assertion: str):
+        # Authlib parses the claims (before any signature check) with json.loads, which fails
+        # with RecursionError, not the ValueError Authlib expects, on claims nested too deep.
+        try:
+            return super().extract_assertion(assertion)
+        except RecursionError:
+            raise InvalidClientError(description="Invalid JWT payload.") from None
+
     def process_assertion_claims(self, assertion, resolve_key):
         try:
             token = jwt.decode(assertion, resolve_key, algorithms=CLIENT_ASSERTION_ALGORITHMS)
         except JoseError as error:
-            raise InvalidClientError(description=error.description) from None
+            # joserfc quotes the assertion's own header (kid, alg, crit) in its description.
+            raise InvalidClientError(description=describe(error.description)) from None
         self.verify_claims(token.claims)
         return token.claims
 
     def get_audiences(self) -> list[str]:
+        return [current_app.config["ISSUER"]]
+
+    def verify_claims(self, claims: dict) -> None:
         issuer = current_app.config["ISSUER"]
-        return [issuer, f"{issuer}/token", f"{issuer}/introspect", f"{issuer}/revoke"]
+        # draft-ietf-oauth-rfc7523bis §3 (the 2025 audience-injection advisory): the issuer
+        # identifier as the sole audience, never an endpoint URL nor a list with other servers,
+        # so that no assertion made for someone else can be replayed here, nor ours elsewhere.
+        if claims.get("aud") not in (issuer, [issuer]):
+            raise InvalidClientError(description="aud must be the issuer identifier alone")
+        exp = claims.get("exp")
+        if not isinstance(exp, int | float) or isinstance(exp, bool):
+            raise InvalidClientError(description="exp is required")
+        # Short-lived, so that the replay cache below stays small and a stolen assertion
+        # soon stops working.
+        if exp > time.time() + current_app.config["CLIENT_ASSERTION_MAX_LIFETIME"] + self.leeway:
+            raise InvalidClientError(description="exp is too far in the future")
+        if not isinstance(claims.get("jti"), str) or not claims["jti"]:
+            raise InvalidClientError(description="jti is required")
+        super().verify_claims(claims)
 
     def resolve_client_public_key(self, client: Client) -> KeySet:
-        return KeySet.import_key_set(client.jwks or {"keys": []})
+        if not client.jwks:
+            # A client of a secret has no key to sign with (joserfc refuses an empty key set).
+            raise InvalidClientError(description="the client has no registered keys")
+        return KeySet.import_key_set(client.jwks)
 
     def validate_jti(self, claims: dict, jti: str) -> bool:
-        # Each assertion works once (RFC 7523 §3 item 7); remember it until it expires.
+        # Each assertion works once (RFC 7523 §3 item 7); remembered only while it could be
+        # valid. The key is a digest: a jti is the client's text, of any length.
         ttl = max(1, int(claims["exp"] - time.time()) + self.leeway)
         store = current_app.extensions["idp.store"]
-        return store.add(f"assertion-jti:{claims['iss']}:{jti}", {}, ttl)
+        return store.add(f"assertion-jti:{security.digest(claims['iss'] + ' ' + jti)}", {}, ttl)
 
 
 class EndSessionEndpoint(_EndSessionEndpoint):
@@ -190,6 +255,16 @@ class EndSessionEndpoint(_EndSessionEndpoint):
 
     def get_algorithms(self) -> list[str]:
         return list(SIGNING_ALGORITHMS)
+
+    def _validate_id_token_hint(self, id_token_hint: str) -> dict:
+        # Authlib puts joserfc's description in its error, and joserfc quotes the hint's own
+        # header (kid, alg, crit) there: so the hint is decoded here first, and its error
+        # described with what an error description may hold.
+        try:
+            jwt.decode(id_token_hint, self.get_server_jwks(), algorithms=self.get_algorithms())
+        except JoseError as error:
+            raise InvalidRequestError(describe(error.description)) from None
+        return super()._validate_id_token_hint(id_token_hint)
 
     def end_session(self, end_session_request) -> None:
         from .logout import end_current_session

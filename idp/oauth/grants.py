@@ -200,28 +200,32 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
 
     def issue_token(self, user: User, refresh_token) -> dict:
         grant = refresh_token.grant
+        client = self.request.client
+        presented = self.request.form["refresh_token"]
         if not tokens.spend_refresh_token(refresh_token):
+            # The same client retrying after a lost response, within REFRESH_REUSE_INTERVAL,
+            # gets the same successor again; a parallel retry waits above for the first one's
+            # commit (the row is locked), so it finds the successor too.
+            again = tokens.successor_of(presented, client)
+            if again is not None:
+                audit.record("refresh_token.retried", "ok", client_id=client.client_id)
+                return again
             # A spent token came back: it was stolen or replayed. End the family.
             tokens.revoke_grant(grant)
             audit.record(
                 "refresh_token.reused", "refused", client_id=grant.client_id, grant=grant.id
             )
             raise InvalidGrantError("refresh token already used; the grant has been revoked")
-        self.request.grant = grant
         scope = self.request.payload.scope or grant.scope
-        return tokens.issue(self.request.client, scope, user, grant, include_refresh_token=True)
+        token = tokens.issue(client, scope, user, grant, include_refresh_token=True)
+        # OIDC Core §12.2: a refresh may return a new ID token; same auth_time, no nonce.
+        if "openid" in token.get("scope", "").split():
+            token["id_token"] = tokens.id_token(client, user, grant, token["access_token"])
+        tokens.remember_successor(presented, client, token)
+        return token
 
     def revoke_old_credential(self, refresh_token) -> None:
         """Already spent atomically in issue_token."""
-
-    def create_token_response(self):
-        status, token, headers = super().create_token_response()
-        # OIDC Core §12.2: a refresh may return a new ID token; same auth_time, no nonce.
-        if "openid" in token.get("scope", "").split():
-            token["id_token"] = tokens.id_token(
-                self.request.client, self.request.user, self.request.grant, token["access_token"]
-            )
-        return status, token, headers
 
 
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):

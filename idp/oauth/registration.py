@@ -44,8 +44,9 @@ from flask import Blueprint, current_app, request
 from joserfc.errors import JoseError
 from sqlalchemy import delete, select, update
 
-from .. import audit, security
+from .. import audit, outbound, security
 from ..models import Client, Consent, Grant, InitialAccessToken, db, now
+from ..web import json_body
 from . import discovery
 
 if TYPE_CHECKING:
@@ -110,8 +111,9 @@ PRIVATE_KEY_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
 
 def uri_problem(uri: str, production: bool) -> str | None:
     """Why uri cannot be registered for a client, or None when it can."""
-    # RFC 3986: printable ASCII without spaces (internationalised hosts in their A-label form).
-    if not (uri.isascii() and uri.isprintable()) or " " in uri:
+    # RFC 3986 §2: printable ASCII without spaces or the characters it never allows unescaped
+    # (internationalised hosts in their A-label form).
+    if not (uri.isascii() and uri.isprintable()) or any(c in uri for c in ' "<>\\^`{|}'):
         return "not a valid URI"
     try:
         parts = urlsplit(uri)
@@ -242,8 +244,15 @@ class LogoutMetadataClaims(BaseClaims):
         super().validate(now, leeway)
         for uri in self.get("post_logout_redirect_uris") or []:
             _check_uri(uri, "post_logout_redirect_uris")
-        if self.get("backchannel_logout_uri"):
-            _check_uri(self["backchannel_logout_uri"], "backchannel_logout_uri")
+        uri = self.get("backchannel_logout_uri")
+        if uri:
+            _check_uri(uri, "backchannel_logout_uri")
+            # The provider itself calls this one: never inside the network (SSRF).
+            problem = outbound.registration_problem(
+                uri, outbound.Policy.from_config(current_app.config)
+            )
+            if problem:
+                raise InvalidClientMetadataError(f"backchannel_logout_uri: {problem}")
 
 
 CLAIMS_CLASSES = [ClientMetadataClaims, OpenIDMetadataClaims, LogoutMetadataClaims]
@@ -254,9 +263,10 @@ class MetadataPayload(FlaskJsonPayload):
 
     @cached_property
     def data(self) -> dict:
-        body = self._request.get_json(silent=True)
-        if not isinstance(body, dict):
-            raise InvalidClientMetadataError("the body must be a JSON object (application/json)")
+        try:
+            body = json_body.read_object(self._request)
+        except json_body.BodyError as error:
+            raise InvalidClientMetadataError(str(error)) from None
         # RFC 7592 §2.2: a null value means the field is not set; so does an empty string.
         body = {key: value for key, value in body.items() if value is not None and value != ""}
         _check_types(body)

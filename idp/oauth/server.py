@@ -68,7 +68,8 @@ class AuthorizationServer(_AuthorizationServer):
         self.issuer_parameter = Issuer(issuer)
 
     def query_client(self, client_id: str) -> Client | None:
-        if not isinstance(client_id, str):
+        # An assertion's unverified `sub` arrives here too: PostgreSQL cannot compare NUL (a 500).
+        if not isinstance(client_id, str) or not client_id.isprintable():
             return None
         return db.session.execute(
             select(Client).where(

@@ -25,6 +25,8 @@ from ..models import Client, Grant, RefreshToken, RevokedToken, User, db
 from .claims import subject_for
 
 ACCESS_TOKEN_TYPE = "at+jwt"
+# HKDF purpose of the key that seals a rotation's response under the old refresh token.
+SUCCESSOR_PURPOSE = "refresh-token-successor"
 # Only algorithms we sign with: a token is verified with the published key of its kid, and that
 # key's alg must match the token's (RFC 7517 §4.4), so no algorithm confusion is possible.
 VERIFY_ALGORITHMS = list(SIGNING_ALGORITHMS)
@@ -172,6 +174,54 @@ def spend_refresh_token(token: RefreshToken) -> bool:
         .values(used_at=int(time.time()))
     )
     return result.rowcount == 1
+
+
+def remember_successor(secret: str, client: Client, response: dict) -> None:
+    """Keep the response that rotated refresh token `secret` for REFRESH_REUSE_INTERVAL, so
+    that the same client retrying after a lost response gets it again (successor_of).
+
+    Sealed under a key derived from `secret`: only who holds the old token can open it, so the
+    store keeps nothing usable. Stored before the rotation is committed, so that a retry never
+    finds the token spent and no successor.
+    """
+    interval = current_app.config["REFRESH_REUSE_INTERVAL"]
+    if interval <= 0:
+        return
+    sealed, _ = security.seal(response, security.derived_key(secret, SUCCESSOR_PURPOSE))
+    record = {
+        "client_id": client.client_id,
+        "successor": security.digest(response["refresh_token"]),
+        "issued_at": time.time(),
+        "sealed": sealed,
+    }
+    current_app.extensions["idp.store"].put(_successor_key(secret), record, interval)
+
+
+def successor_of(secret: str, client: Client) -> dict | None:
+    """The response that rotated `secret`, if it did so within REFRESH_REUSE_INTERVAL, for
+    this client, and its refresh token is still unused; else None (reuse)."""
+    record = current_app.extensions["idp.store"].get(_successor_key(secret))
+    if record is None or record["client_id"] != client.client_id:
+        return None
+    successor = db.session.execute(
+        select(RefreshToken).where(RefreshToken.token_hash == record["successor"])
+    ).scalar()
+    if successor is None or successor.used_at is not None:
+        return None  # the client went on with the successor: the old token came from elsewhere
+    try:
+        response = security.unseal(
+            record["sealed"], security.derived_key(secret, SUCCESSOR_PURPOSE)
+        )
+    except security.SealBroken:
+        return None
+    # The same access token as before, so it has less time left.
+    elapsed = int(time.time() - record["issued_at"])
+    response["expires_in"] = max(0, response["expires_in"] - elapsed)
+    return response
+
+
+def _successor_key(secret: str) -> str:
+    return f"refresh-successor:{security.digest(secret)}"
 
 
 def revoke_grant(grant: Grant) -> None:

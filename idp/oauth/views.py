@@ -4,14 +4,15 @@ logout, discovery and JWKS."""
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import json
+from urllib.parse import unquote
 
 from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidRequestError
 from flask import Blueprint, Response, current_app, render_template, request
 
 from . import authorize, logout
+from .errors import describe
 
 bp = Blueprint("oauth", __name__)
 
@@ -23,8 +24,9 @@ def _server():
 
 
 def api_error(description: str, status: int = 400) -> Response:
-    """An RFC 6749 §5.2 error body for requests refused before Authlib sees them."""
-    error = InvalidRequestError(description)
+    """An RFC 6749 §5.2 error body for requests refused before Authlib sees them. The
+    description may quote the request (a parameter's name)."""
+    error = InvalidRequestError(describe(description))
     code, body, headers = error()
     return Response(json.dumps(body), status=status if status != 400 else code, headers=headers)
 
@@ -39,9 +41,9 @@ def _check_api_request() -> Response | None:
     for key in request.form:
         values = request.form.getlist(key)
         if len(values) > 1 and key != "resource":
-            return api_error(f"parameter {key[:40]!r} is repeated")
+            return api_error(f"parameter '{key[:40]}' is repeated")
         if any(len(value) > limit for value in values):
-            return api_error(f"parameter {key[:40]!r} is too long")
+            return api_error(f"parameter '{key[:40]}' is too long")
     authorization = request.headers.get("Authorization", "")
     if authorization[:6].lower() == "basic ":
         if {"client_secret", "client_assertion"} & set(request.form):
@@ -54,12 +56,14 @@ def _check_api_request() -> Response | None:
 
 
 def _readable_basic_credentials(encoded: str) -> bool:
-    """RFC 7617: base64 of UTF-8 "id:secret". Authlib assumes this; garbage must not reach it."""
+    """RFC 7617: base64 of UTF-8 "id:secret", without control characters (§2), also once
+    form-decoded (RFC 6749 §2.3.1), as Authlib reads them. Garbage must not reach Authlib, and
+    NUL not the database (PostgreSQL cannot hold it)."""
     try:
         decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # not base64 (binascii.Error), not ASCII at all, or not UTF-8 inside
         return False
-    return ":" in decoded
+    return ":" in decoded and unquote(decoded).isprintable()
 
 
 @bp.route("/authorize", methods=["GET", "POST"])

@@ -8,7 +8,7 @@ import json
 import logging
 from urllib.parse import urlencode
 
-from flask import Flask, Response, g, render_template, request
+from flask import Flask, Response, abort, g, render_template, request
 from flask_babel import format_datetime, format_timedelta, get_locale
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
@@ -29,6 +29,8 @@ API_PATHS = (
     "/oauth/register",
     "/admin/",
 )
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -90,6 +92,18 @@ def init_app(app: Flask) -> None:
     app.add_template_global(scope_description)
     app.add_template_filter(scope_description)
     app.add_template_global(language_query)
+
+    @app.before_request
+    def refuse_nul() -> None:
+        """NUL (U+0000) belongs in no URL, header or form field (RFC 9110 §5.5 lets a recipient
+        refuse it), and PostgreSQL can neither store nor compare it (a 500): the request is
+        refused before anything looks it up."""
+        texts = [request.path, *request.headers.values()]
+        texts += [text for pair in request.args.items(multi=True) for text in pair]
+        if request.mimetype in FORM_TYPES:  # other bodies are read (and checked) by their views
+            texts += [text for pair in request.form.items(multi=True) for text in pair]
+        if any("\x00" in text for text in texts):
+            abort(400)
 
     @app.after_request
     def add_headers(response: Response) -> Response:
