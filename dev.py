@@ -40,6 +40,8 @@ OUTBOX = ROOT / "instance" / "outbox.jsonl"
 # How long services get to start listening, and to stop after SIGTERM before being killed.
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 5.0
+# The style checks of a full test run (ruff.toml configures them).
+LINT_COMMANDS = (("check", "."), ("format", "--check", "."))
 USAGE = "usage: python3 dev.py run | python3 dev.py test [--with-browser] [pytest args...]"
 
 
@@ -331,15 +333,24 @@ def print_banner(demo_output: str) -> None:
 
 
 def test(args: list[str]) -> int:
-    """Run pytest in .venv/ with `args`; a run that collects no test fails."""
+    """Run pytest in .venv/ with `args`; a run that collects no test fails. The full run (no
+    pytest args) checks lint and formatting with ruff first, as CI does."""
     with_browser = "--with-browser" in args
     pytest_args = [arg for arg in args if arg != "--with-browser"]
     if with_browser or os.environ.get("CI") == "true":
         ensure_chromium()
     ensure_virtualenv()
+    lint_failed = False
+    if not pytest_args:
+        for command in LINT_COMMANDS:
+            if execute([str(VENV_BIN / "ruff"), *command], cwd=ROOT).returncode != 0:
+                lint_failed = True
     code = execute([str(VENV_PYTHON), "-m", "pytest", *pytest_args], cwd=ROOT).returncode
     if code == 5:  # pytest's "no tests collected": a run that checked nothing is not a pass
         print("dev.py: pytest collected no tests; that counts as a failure.", file=sys.stderr)
+    if lint_failed:
+        print("dev.py: ruff found problems (see above); `ruff format .` fixes formatting.")
+        return code or 1
     return code
 
 

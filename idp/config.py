@@ -89,7 +89,7 @@ DEFAULTS: dict[str, Any] = {
     "ACR_SUBSTANTIAL": "http://eidas.europa.eu/LoA/substantial",
     "ACR_HIGH": "http://eidas.europa.eu/LoA/high",
     # -- The e-Albania login --
-    # One-time codes: validity (DOMAIN.md: about 180 s; NIST SP 800-63B allows up to 10 min),
+    # One-time codes: validity (docs/domain.md: about 180 s; NIST SP 800-63B allows up to 10 min),
     # the wait before another code may be sent, and limits per login transaction.
     "OTP_LIFETIME": 180,
     "OTP_RESEND_COOLDOWN": 30,

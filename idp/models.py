@@ -39,7 +39,7 @@ class User(db.Model):
     __table_args__ = (UniqueConstraint("kind", "identifier"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    # The public `sub`: random and stable, never the NID (OIDC Core §2, DOMAIN.md).
+    # The public `sub`: random and stable, never the NID (OIDC Core §2, docs/domain.md).
     subject: Mapped[str] = mapped_column(String(64), unique=True)
     kind: Mapped[str] = mapped_column(String(16))
     # NID for citizens, NIPT for businesses, upper case without spaces.

@@ -6,6 +6,7 @@ import os
 import secrets
 import shutil
 import socket
+import subprocess
 import threading
 from pathlib import Path
 
@@ -218,6 +219,51 @@ def serve_provider_on(request, serve_provider):
         return server
 
     return start
+
+
+# -- Tests never write into the checkout: everything goes to pytest's temporary folders. --
+
+CHECKOUT = Path(__file__).resolve().parent.parent
+# Made by installing and running Python, not by what the tests do.
+NOT_OURS = ("__pycache__", ".pytest_cache", ".venv", ".egg-info", ".ruff_cache")
+
+
+def _files_in_checkout() -> set[str] | None:
+    """Every file git does not track (ignored ones included); None outside a git checkout."""
+    git = shutil.which("git")
+    if git is None:
+        return None
+    try:
+        listing = subprocess.run(
+            [git, "ls-files", "--others", "-z"],
+            cwd=CHECKOUT,
+            capture_output=True,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    names = {name for name in listing.decode("utf-8", "replace").split("\0") if name}
+    return {name for name in names if not any(part in name for part in NOT_OURS)}
+
+
+def pytest_sessionstart(session) -> None:
+    session.config.stash[_CHECKOUT_BEFORE] = _files_in_checkout()
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    before = session.config.stash.get(_CHECKOUT_BEFORE, None)
+    after = _files_in_checkout()
+    if before is None or after is None:
+        return
+    written = sorted(after - before)
+    if written:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"tests wrote into the checkout: {', '.join(written)}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+_CHECKOUT_BEFORE = pytest.StashKey[set[str] | None]()
 
 
 # Real SMTP and SMS gateway servers for delivery tests (defined beside their helpers).

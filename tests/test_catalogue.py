@@ -50,7 +50,7 @@ SEED_SERVICES = [
     "Leje Ndërtimi",
     "Licencë individuale",
 ]
-# Real portal codes (DOMAIN.md): these services must carry them as their id.
+# Real portal codes (docs/domain.md): these services must carry them as their id.
 PORTAL_CODES = {
     "38": "Certifikatë personale",
     "13259": "Dëshmia e Penalitetit",

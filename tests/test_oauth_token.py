@@ -76,7 +76,7 @@ def test_id_token_has_every_required_claim(app, client, rp):
     ):
         assert name in claims, name
     assert claims["iss"] == app.config["ISSUER"]
-    # Password and a code that reached the phone by SMS: substantial (DOMAIN.md, eIDAS).
+    # Password and a code that reached the phone by SMS: substantial (docs/domain.md, eIDAS).
     assert claims["amr"] == ["pwd", "otp", "sms", "mfa"]
     assert claims["acr"] == app.config["ACR_SUBSTANTIAL"]
 

@@ -1,7 +1,8 @@
 """Albanian identifiers: the personal number (NID) of citizens and the NIPT of businesses.
 
-NID: ``L D MM DD SSS C`` (DOMAIN.md). The birth date inside it is a hard rule; the check letter is
-not published officially, so a mismatch is only reported as a likely typo, never a refusal.
+NID: ``L D MM DD SSS C`` (docs/domain.md, "Identifiers"). The birth date inside it is a hard rule;
+the check letter is not published officially, so a mismatch is only reported as a likely typo,
+never a refusal.
 NIPT: the shape python-stdnum validates (``stdnum.al.nipt``), with an optional ``AL`` prefix.
 A self-employed person's NIPT is their NID, so one string can name both kinds of account.
 """
@@ -45,7 +46,7 @@ def is_valid_nid(nid: str) -> bool:
 
 
 def nid_check_letter_matches(nid: str) -> bool:
-    """The reconstructed check letter; remainder 0 accepts both W and A (DOMAIN.md)."""
+    """The reconstructed check letter; remainder 0 accepts both W and A (docs/domain.md)."""
     nid = normalize(nid)
     total = 0
     for char, weight in zip(nid[:9], _CHECK_WEIGHTS, strict=True):

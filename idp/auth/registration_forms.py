@@ -1,8 +1,9 @@
 """Forms of the registration pages: a citizen (NID) or a business (NIPT).
 
 What is a hard rule here refuses the form: the NID's shape and birth date, the NIPT, the phone,
-the e-mail, the password policy. The NID's check letter is only a reconstruction (DOMAIN.md), so
-a mismatch asks the person to confirm what they typed (`confirm_nid`) instead of refusing.
+the e-mail, the password policy. The NID's check letter is only a reconstruction
+(docs/domain.md), so a mismatch asks the person to confirm what they typed (`confirm_nid`)
+instead of refusing.
 """
 
 from __future__ import annotations
@@ -215,7 +216,7 @@ class CitizenRegistrationForm(RegistrationForm):
             return
         if field.data > dt.date.today():
             raise ValidationError(_l("The date of birth cannot be in the future."))
-        # The NID contains the birth date: a hard rule (DOMAIN.md).
+        # The NID contains the birth date: a hard rule (docs/domain.md).
         expected = identifiers.nid_birthdate(self.nid.data or "")
         if expected is not None and field.data != expected:
             raise ValidationError(

@@ -154,7 +154,8 @@ def complete_sign_in(transaction: codes.Transaction):
         codes.end()
         return render_template("code_ended.html"), 400
     by_sms = "sms" in transaction.data.get("verified_channels", [])
-    # DOMAIN.md / NIST SP 800-63B: a code reached by SMS is "substantial"; by e-mail only, less.
+    # docs/domain.md, NIST SP 800-63B: a code that reached the phone by SMS is "substantial"; one
+    # by e-mail only is less.
     acr = config["ACR_SUBSTANTIAL"] if by_sms else config["ACR_LOW"]
     amr = ["pwd", "otp", "sms", "mfa"] if by_sms else ["pwd", "otp", "mail"]
     session = sessions.start(user, acr=acr, amr=amr)

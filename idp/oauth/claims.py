@@ -2,7 +2,7 @@
 
 Scopes are the unit of consent: the consent screen names them in plain words and the userinfo
 endpoint releases exactly the claims of the consented scopes. The national number is released
-only under its own scope ``nid``, never as ``sub`` (OIDC Core §2; DOMAIN.md).
+only under its own scope ``nid``, never as ``sub`` (OIDC Core §2; docs/domain.md).
 """
 
 from __future__ import annotations

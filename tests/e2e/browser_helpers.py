@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 CHROMIUM = Path(os.environ.get("IDP_TEST_CHROMIUM", "/usr/bin/chromium"))
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
+# Screenshots for people to look at: outside the checkout, which tests never write into.
+ARTIFACTS = (
+    Path(os.environ.get("IDP_TEST_ARTIFACTS", Path(tempfile.gettempdir()) / "idp-test-artifacts"))
+    / "browser"
+)
 # Flags for a closed network and a root user (see the machine notes): no sandbox, no calls home.
 CHROMIUM_ARGS = [
     "--no-sandbox",

@@ -1,7 +1,7 @@
 """The citizen's journey in a real browser (Playwright + Debian's chromium), in Albanian and in
 English: the portal, sign-in with password and code, the catalogue, the agency's service
 without a new login, the sealed document, sign-out at the portal, and the agency's session gone
-too (back-channel logout). Screenshots are kept in test-artifacts/browser/."""
+too (back-channel logout). Screenshots are kept in browser_helpers.ARTIFACTS."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """A real browser (Playwright driving Debian's chromium) through the whole sign-in: the portal,
 the provider's password and code pages, consent, and back, in Albanian and in English, on a
-phone-sized and a desktop-sized screen. Screenshots are kept in test-artifacts/browser/."""
+phone-sized and a desktop-sized screen. Screenshots are kept in browser_helpers.ARTIFACTS."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from oauth_helpers import last_code
 
 
 @pytest.fixture
-def portal(live_provider):
+def portal(live_provider, tmp_path):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with live_provider.app.app_context():
@@ -36,6 +36,7 @@ def portal(live_provider):
             "CLIENT_SECRET": secret,
             "SECRET_KEY": "portal-browser-test",
             "PORTAL_URL": url,
+            "PORTAL_STATE_DIR": str(tmp_path),  # never into the checkout
         }
     )
     server = LiveServer(app, port).start()
