@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -406,3 +407,10 @@ def test_a_self_employed_persons_two_accounts_keep_their_sign_ins_apart(provider
         seen = {user.kind: recent_sign_ins(user) for user in accounts}
     assert [event["succeeded"] for event in seen["citizen"]] == [True]
     assert [event["succeeded"] for event in seen["business"]] == [False]
+
+
+def test_the_button_that_submits_the_code_reads_hyr_as_in_e_albania(provider):
+    browser = requests.Session()
+    browser.headers["Accept-Language"] = "sq"
+    page = submit_password(browser, provider, CITIZEN_NID)
+    assert re.search(r'<button type="submit" class="primary">\s*Hyr\s*</button>', page.text)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from flask import Flask, session
 
-from ..common import backchannel, provider
+from ..common import backchannel, favicon, provider
 from . import config as config_module
 from . import documents, seal, security
 
@@ -33,6 +33,7 @@ def create_app(config: dict | None = None) -> Flask:
     state_dir = Path(settings["STATE_DIR"])
     provider.register(app, SCOPE)
     seal.init_app(app)
+    favicon.init_app(app)
     documents.init_app(app)
     security.init_app(app)
     backchannel.init_app(

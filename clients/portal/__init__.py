@@ -12,7 +12,7 @@ from pathlib import Path
 
 from flask import Flask, Response, session
 
-from ..common import backchannel, provider
+from ..common import backchannel, favicon, provider
 from . import catalogue, i18n
 from . import config as config_module
 
@@ -53,6 +53,7 @@ def create_app(config: dict | None = None) -> Flask:
         path=Path(settings["PORTAL_STATE_DIR"]) / BACKCHANNEL_FILE,
     )
     i18n.init_app(app)
+    favicon.init_app(app)
 
     @app.after_request
     def add_security_headers(response: Response) -> Response:

@@ -81,6 +81,16 @@ class Transaction:
     def destinations(self) -> list[Destination]:
         return [Destination(**d) for d in self.steps[0]] if self.steps else []
 
+    @property
+    def email_only_for_a_foreign_phone(self) -> bool:
+        """The code goes by e-mail alone because the phone is not Albanian (docs/domain.md). Not
+        so for a registration's e-mail step after its Albanian phone had a code of its own."""
+        if [destination.channel for destination in self.destinations] != ["email"]:
+            return False
+        if self.purpose == "register":
+            return not is_albanian(self.data.get("phone"))
+        return self.purpose in ("login", "reset")
+
 
 class Check(enum.Enum):
     OK = "ok"

@@ -392,3 +392,8 @@ def test_refused_consent_shows_a_readable_page(browser, agency):
     assert refused.status_code == 400
     assert "Nuk lejuat ndarjen e të dhënave" in refused.text
     assert "Traceback" not in refused.text
+
+
+def test_the_agency_has_a_favicon(agency):
+    response = requests.get(f"{agency.url}/favicon.ico", timeout=TIMEOUT)
+    assert response.status_code == 200 and response.content[:4] == b"\x00\x00\x01\x00"

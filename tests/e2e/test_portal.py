@@ -382,3 +382,11 @@ def test_an_invalid_logout_token_is_refused_and_the_session_lives_on(browser, po
     assert answer.status_code == 400
     assert answer.json()["error"] == "invalid_request"
     assert "Mirë se vini, Arta" in browser.get(portal.url + "/").text
+
+
+def test_every_app_has_a_favicon(portal, live_provider):
+    # Browsers ask each site for /favicon.ico unprompted; the agency's test checks its own.
+    for url in (portal.url, live_provider.url):
+        response = requests.get(f"{url}/favicon.ico", timeout=10)
+        assert response.status_code == 200, url
+        assert response.content[:4] == b"\x00\x00\x01\x00"  # an ICO file
