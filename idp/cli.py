@@ -13,13 +13,14 @@ from pathlib import Path
 import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
+from flask_migrate.cli import db as migration_commands
 from sqlalchemy import select
 
 from . import audit, outbound, security
-from .auth import identifiers
+from .auth import identifiers, lockout, login
 from .auth.security_questions import QUESTIONS, hash_answer
 from .config import SIGNING_ALGORITHMS
-from .keys_cli import keys
+from .keys_cli import echo_table, keys
 from .models import BUSINESS, CITIZEN, AuditEvent, Client, User, db
 from .oauth.registration import issue_initial_access_token, uri_problem
 
@@ -28,10 +29,14 @@ GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
 
 
 def main() -> None:
-    from . import create_app
     from .config import ConfigError
 
-    group = FlaskGroup(create_app=lambda: create_app(), help="Operate the identity provider.")
+    group = FlaskGroup(create_app=_create_app, help="Operate the identity provider.")
+    # Known without the app, so that help can list them. `db` is what Flask-Migrate adds to the
+    # app's commands (idp/__init__.py).
+    for command in _operator_commands():
+        group.add_command(command)
+    group.add_command(migration_commands, "db")
     try:
         group(prog_name="idp")
     except ConfigError as error:
@@ -39,12 +44,27 @@ def main() -> None:
         sys.exit(f"idp: configuration error: {error}")
 
 
+def _create_app() -> Flask:
+    """The provider, unless the command line asks only for help. Building the provider creates
+    its instance folder, database file and first signing keys, and help needs none of them;
+    but Flask builds the app to list commands, and Flask-Migrate's `db` group before its
+    subcommand reads `--help`. An empty Flask app stands in for those."""
+    arguments = sys.argv[1:]
+    if not arguments or "--help" in arguments:
+        return Flask(__name__)
+    from . import create_app
+
+    return create_app()
+
+
 def init_app(app: Flask) -> None:
-    app.cli.add_command(users)
-    app.cli.add_command(clients)
-    app.cli.add_command(audit_group)
-    app.cli.add_command(demo)
-    app.cli.add_command(keys)
+    # For `flask --app idp ...` and the tests' CLI runner.
+    for command in _operator_commands():
+        app.cli.add_command(command)
+
+
+def _operator_commands() -> tuple[click.Command, ...]:
+    return (users, clients, audit_group, demo, keys)
 
 
 # -- users -------------------------------------------------------------------------------------
@@ -72,76 +92,51 @@ def users() -> None:
 )
 @click.option("--security-answer")
 @with_appcontext
-def users_create(
-    kind,
-    identifier,
-    given_name,
-    family_name,
-    birthdate,
-    business_name,
-    email,
-    phone,
-    password,
-    security_question,
-    security_answer,
-) -> None:
-    """Create an account."""
-    user = create_user(
-        kind=kind,
-        identifier=identifier,
-        given_name=given_name,
-        family_name=family_name,
-        birthdate=birthdate,
-        business_name=business_name,
-        email=email,
-        phone=phone,
-        security_question=security_question,
-        security_answer=security_answer,
-        password=password or click.prompt("Password", hide_input=True, confirmation_prompt=True),
-    )
+def users_create(password: str | None, **account: str | None) -> None:
+    """Create an account (it needs a phone or an e-mail address to receive its codes)."""
+    # Whatever could refuse the account is checked before anyone types its password.
+    user = new_user(**account)
+    password = password or click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    store_user(user, password)
     click.echo(f"created {user.kind} {user.identifier} (sub {user.subject})")
 
 
-def create_user(
+def create_user(*, password: str, **account) -> User:
+    """Check and store an account (the keywords of `new_user`)."""
+    return store_user(new_user(**account), password)
+
+
+def new_user(
     *,
     kind: str,
     identifier: str,
-    password: str,
-    given_name=None,
-    family_name=None,
-    birthdate=None,
-    business_name=None,
-    email=None,
-    phone=None,
-    security_question=None,
-    security_answer=None,
+    given_name: str | None = None,
+    family_name: str | None = None,
+    birthdate: str | None = None,
+    business_name: str | None = None,
+    email: str | None = None,
+    phone: str | None = None,
+    security_question: str | None = None,
+    security_answer: str | None = None,
 ) -> User:
-    identifier = identifiers.normalize(identifier)
-    if kind == CITIZEN and not identifiers.is_valid_nid(identifier):
-        raise click.BadParameter(f"{identifier} is not a valid NID", param_hint="--identifier")
-    if kind == BUSINESS:
-        if not identifiers.is_valid_nipt(identifier):
-            raise click.BadParameter(f"{identifier} is not a valid NIPT", param_hint="--identifier")
-        identifier = identifiers.compact_nipt(identifier)
-        if not business_name:
-            raise click.BadParameter("a business needs --business-name")
-    exists = db.session.execute(
-        select(User).where(User.kind == kind, User.identifier == identifier)
-    ).scalar()
-    if exists is not None:
+    """An account that nothing refuses any more, not stored yet and without its password."""
+    kind, identifier = _account_identifier(identifier, kind, "--identifier")
+    if kind == BUSINESS and not business_name:
+        raise click.BadParameter("a business needs --business-name")
+    if not phone and not email:
+        # Every sign-in sends a one-time code, by SMS or e-mail: without either, none arrives.
+        raise click.BadParameter("an account needs a phone or an e-mail address (--phone, --email)")
+    if security_question and (security_question not in QUESTIONS or not security_answer):
+        raise click.BadParameter("a known --security-question and its --security-answer")
+    if login.find_account(identifier, kind) is not None:
         raise click.ClickException(f"a {kind} account {identifier} already exists")
-    if birthdate:
-        birthdate = dt.date.fromisoformat(birthdate)
-    elif kind == CITIZEN:
-        birthdate = identifiers.nid_birthdate(identifier)
     user = User(
         subject=security.generate_secret(16),
         kind=kind,
         identifier=identifier,
-        password_hash=current_app.extensions["idp.passwords"].hash(password),
         given_name=given_name,
         family_name=family_name,
-        birthdate=birthdate,
+        birthdate=_birthdate(birthdate, kind, identifier),
         business_name=business_name,
         email=email,
         email_verified=bool(email),
@@ -149,14 +144,48 @@ def create_user(
         phone_verified=bool(phone),
     )
     if security_question:
-        if security_question not in QUESTIONS or not security_answer:
-            raise click.BadParameter("a known --security-question and its --security-answer")
         user.security_question = security_question
         user.security_answer_hash = hash_answer(security_answer)
+    return user
+
+
+def store_user(user: User, password: str) -> User:
+    """Hash the password and store the account from `new_user`."""
+    user.password_hash = current_app.extensions["idp.passwords"].hash(password)
     db.session.add(user)
     db.session.commit()
-    audit.record("account.created", "ok", account=identifier, by="cli")
+    audit.record("account.created", "ok", account=user.identifier, by="cli")
     return user
+
+
+def _account_identifier(identifier: str, kind: str | None, hint: str) -> tuple[str, str]:
+    """The kind and the identifier as accounts store them. Without a kind, the identifier
+    decides as at sign-in; one that is not valid for its kind is refused, saying why."""
+    identifier = identifiers.normalize(identifier)
+    if kind is None and not login.identifier_is_well_formed(identifier):
+        raise click.BadParameter(
+            f"{identifier} is neither a valid NID nor a valid NIPT", param_hint=hint
+        )
+    kind = kind or login.account_kind(identifier, None)
+    if kind == CITIZEN and not identifiers.is_valid_nid(identifier):
+        raise click.BadParameter(f"{identifier} is not a valid NID", param_hint=hint)
+    if kind == BUSINESS:
+        if not identifiers.is_valid_nipt(identifier):
+            raise click.BadParameter(f"{identifier} is not a valid NIPT", param_hint=hint)
+        identifier = identifiers.compact_nipt(identifier)
+    return kind, identifier
+
+
+def _birthdate(birthdate: str | None, kind: str, identifier: str) -> dt.date | None:
+    """The date given, else a citizen's from the NID."""
+    if not birthdate:
+        return identifiers.nid_birthdate(identifier) if kind == CITIZEN else None
+    try:
+        return dt.date.fromisoformat(birthdate)
+    except ValueError:
+        raise click.BadParameter(
+            f"{birthdate} is not YYYY-MM-DD", param_hint="--birthdate"
+        ) from None
 
 
 @users.command("unlock")
@@ -169,17 +198,19 @@ def create_user(
 @with_appcontext
 def users_unlock(identifier: str, kind: str | None) -> None:
     """Lift the lock of an account after wrong passwords (support, on request)."""
-    from .auth import lockout
-    from .auth.login import account_kind
-
-    identifier = identifiers.normalize(identifier)
-    kind = kind or account_kind(identifier, None)
-    was_locked = lockout.locked_until(kind, identifier) is not None
-    lockout.unlock(kind, identifier, by="cli")
+    kind_meant, identifier = _account_identifier(identifier, kind, "IDENTIFIER")
+    if login.find_account(identifier, kind_meant) is None:
+        # A self-employed person's NIPT is their NID: the same string may name a business.
+        guess = (
+            " (a business? add --kind business)" if kind is None and kind_meant == CITIZEN else ""
+        )
+        raise click.ClickException(f"no {kind_meant} account {identifier}{guess}")
+    was_locked = lockout.locked_until(kind_meant, identifier) is not None
+    lockout.unlock(kind_meant, identifier, by="cli")
     click.echo(
-        f"{kind} {identifier} unlocked"
+        f"{kind_meant} {identifier} unlocked"
         if was_locked
-        else f"{kind} {identifier} was not locked; its failure count is reset"
+        else f"{kind_meant} {identifier} was not locked; its failure count is reset"
     )
 
 
@@ -274,6 +305,9 @@ def create_client(
     tos_uri=None,
 ) -> tuple[Client, str | None]:
     """Validate and store a client; returns it with its secret (None without one)."""
+    if client_id and client_id.startswith("-"):
+        # Like generated ids: commands taking a client id would read it as an option.
+        raise click.BadParameter("must not start with '-'", param_hint="--client-id")
     auth_method = auth_method or ("none" if client_type == "public" else "client_secret_basic")
     if (client_type == "public") != (auth_method == "none"):
         raise click.BadParameter("public clients use auth method none, confidential ones not")
@@ -300,7 +334,7 @@ def create_client(
         if any("d" in key for key in jwks.get("keys", [])):
             raise click.BadParameter("the JWKS holds a private key; register public keys only")
     client = Client(
-        client_id=client_id or security.generate_secret(16),
+        client_id=client_id or security.generate_client_id(),
         name=name,
         token_endpoint_auth_method=auth_method,
         redirect_uris=list(redirect_uris),
@@ -345,13 +379,17 @@ def _check_uri(uri: str, production: bool) -> None:
 def clients_list() -> None:
     """List clients."""
     rows = db.session.execute(select(Client).order_by(Client.created_at)).scalars()
-    click.echo(f"{'CLIENT ID':<24} {'STATE':<9} {'AUTH':<20} {'NAME'}")
-    for client in rows:
-        state = "disabled" if client.disabled else "active" if client.approved else "pending"
-        click.echo(
-            f"{client.client_id:<24} {state:<9} {client.token_endpoint_auth_method:<20} "
-            f"{client.name}"
-        )
+    echo_table(
+        ("CLIENT ID", "STATE", "AUTH", "NAME"),
+        [
+            (client.client_id, _state(client), client.token_endpoint_auth_method, client.name)
+            for client in rows
+        ],
+    )
+
+
+def _state(client: Client) -> str:
+    return "disabled" if client.disabled else "active" if client.approved else "pending"
 
 
 @clients.command("approve")
@@ -428,6 +466,11 @@ def audit_group() -> None:
     pass
 
 
+# Client ids may be 64 characters long; the table cuts longer ones to this, visibly ("…").
+# `--json` gives them whole.
+AUDIT_CLIENT_WIDTH = 24
+
+
 @audit_group.command("list")
 @click.option("--limit", default=50, show_default=True)
 @click.option("--event", help="Only events whose name starts with this.")
@@ -441,28 +484,57 @@ def audit_list(limit: int, event: str | None, account: str | None, as_json: bool
         query = query.where(AuditEvent.event.startswith(event))
     if account:
         query = query.where(AuditEvent.account == identifiers.normalize(account))
-    for row in db.session.execute(query).scalars():
-        when = dt.datetime.fromtimestamp(row.at, dt.UTC).isoformat(timespec="seconds")
-        if as_json:
-            click.echo(
-                json.dumps(
-                    {
-                        "at": when,
-                        "event": row.event,
-                        "outcome": row.outcome,
-                        "account": row.account,
-                        "client_id": row.client_id,
-                        "ip": row.ip,
-                        "user_agent": row.user_agent,
-                        "detail": row.detail,
-                    }
-                )
-            )
-        else:
-            click.echo(
-                f"{when}  {row.event:<28} {row.outcome:<8} {row.account or '-':<12} "
-                f"{row.client_id or '-':<20} {row.ip or '-'}"
-            )
+    events = db.session.execute(query).scalars().all()
+    if as_json:
+        for row in events:
+            click.echo(json.dumps(_audit_json(row)))
+        return
+    echo_table(
+        ("AT", "EVENT", "OUTCOME", "ACCOUNT", "CLIENT", "IP", "KEY"),
+        [_audit_row(row) for row in events],
+    )
+
+
+def _audit_json(row: AuditEvent) -> dict:
+    return {
+        "at": _audit_time(row),
+        "event": row.event,
+        "outcome": row.outcome,
+        "account": row.account,
+        "client_id": row.client_id,
+        "ip": row.ip,
+        "user_agent": row.user_agent,
+        "detail": row.detail,
+    }
+
+
+def _audit_row(row: AuditEvent) -> tuple[str, ...]:
+    return (
+        _audit_time(row),
+        row.event,
+        row.outcome,
+        row.account or "-",
+        _clip(row.client_id or "-", AUDIT_CLIENT_WIDTH),
+        row.ip or "-",
+        _audited_key(row),
+    )
+
+
+def _audit_time(row: AuditEvent) -> str:
+    return dt.datetime.fromtimestamp(row.at, dt.UTC).isoformat(timespec="seconds")
+
+
+def _audited_key(row: AuditEvent) -> str:
+    """The key a key event is about and its algorithm (keys_cli.record), or the keys exported."""
+    detail = row.detail or {}
+    if "kid" in detail:
+        return f"{detail['kid']} {detail.get('alg', '')}".rstrip()
+    return " ".join(detail.get("kids", ())) or "-"
+
+
+def _clip(text: str, width: int) -> str:
+    """Text cut to width, visibly ("…") when it is longer."""
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 # -- demo --------------------------------------------------------------------------------------

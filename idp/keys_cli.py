@@ -2,7 +2,7 @@
 
 Every action is audited (``key.created``, ``key.rotated``, ``key.retired``, ``key.removed``,
 ``key.revoked``, ``key.imported``, ``key.exported``); changes take effect on every node within
-KEYS_CHECK_INTERVAL seconds, without a restart. docs/keys-runbook.md says when to use which.
+KEYS_CHECK_INTERVAL seconds, without a restart. The README ("Signing keys") says when to use which.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import datetime as dt
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import click
@@ -78,23 +78,32 @@ def _algorithms(alg: str | None) -> tuple[str, ...]:
 def keys_list(as_json: bool) -> None:
     """Every key in the store with its state and times (UTC)."""
     store = _store()
-    rows = [_row(key, store.policy.rotation_age) for key in store.all_keys()]
     if as_json:
         for key in store.all_keys():
             click.echo(json.dumps(_metadata(key)))
         return
-    header = ("KID", "ALG", "STATE", "CREATED", "ACTIVATES", "RETIRES", "REMOVES")
-    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
-        cells = (str(cell).ljust(width) for cell, width in zip(row, widths, strict=True))
+    now = int(time.time())
+    echo_table(
+        ("KID", "ALG", "STATE", "CREATED", "ACTIVATES", "RETIRES", "REMOVES"),
+        [_row(key, store.policy.rotation_age, now) for key in store.all_keys()],
+    )
+
+
+def echo_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
+    """Print rows under a header, each column as wide as its widest cell."""
+    table = [tuple(header), *rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
         click.echo("  ".join(cells).rstrip())
 
 
-def _row(key: SigningKey, rotation_age: int) -> tuple[str, ...]:
+def _row(key: SigningKey, rotation_age: int, now: int) -> tuple[str, ...]:
     retires = _when(key.retired_at or key.revoked_at)
     if key.state == CURRENT:
-        # When `rotate --if-due` will start replacing it.
-        retires = f"{_when(key.activates_at + rotation_age)} (due)"
+        # When `rotate --if-due` starts replacing it: the rule of KeyStore.rotate_if_due.
+        due_at = key.activates_at + rotation_age
+        retires = _when(due_at) + (" (due)" if now >= due_at else "")
     return (
         key.kid,
         key.alg,
@@ -203,7 +212,7 @@ def _why_nothing(store: KeyStore, alg: str, if_due: bool) -> str:
 @with_appcontext
 def keys_revoke(kid: str) -> None:
     """Compromise: unpublish KID and refuse its tokens on every node at once. A revoked current
-    key is replaced by a new one immediately."""
+    key is replaced by a new one immediately. A KID starting with "-" goes after "--"."""
     store = _store()
     try:
         changes = store.revoke(kid)

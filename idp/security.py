@@ -50,6 +50,16 @@ def generate_secret(nbytes: int = 32) -> str:
     return secrets.token_urlsafe(nbytes)
 
 
+def generate_client_id() -> str:
+    """A random client identifier (16 bytes, URL-safe) that never starts with "-": operators
+    pass client ids to commands (`idp clients disable ID`), which would read one as an option."""
+    while True:
+        client_id = secrets.token_urlsafe(16)
+        # One in 64 starts with "-"; drawing again keeps every other id equally likely.
+        if not client_id.startswith("-"):
+            return client_id
+
+
 def digest(secret: str) -> str:
     """SHA-256 hex digest of a generated secret, the form it is stored in."""
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()

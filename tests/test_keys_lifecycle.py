@@ -494,6 +494,21 @@ def test_list_import_and_export(make_app, own_keys, tmp_path):
     assert [e.outcome for e in audit_events(app, "key.exported")] == ["ok"]
 
 
+def test_list_marks_only_a_key_past_its_rotation_age_as_due(make_app, own_keys):
+    # RS256's key has signed for 91 days, past the rotation age of 90; the others are new.
+    store = KeyStore(own_keys, TEST_SETTINGS["KEY_PASSPHRASE"].encode(), policy())
+    store.rotate_now("RS256", now=int(time.time()) - 91 * 86400)
+    old = store.signing_key("RS256")
+    app = make_app(KEYS_DIR=str(own_keys))
+    header, *rows = run_keys(app, "list").splitlines()
+    assert len(rows) == len(SIGNING_ALGORITHMS)
+    due = [row for row in rows if "(due)" in row]
+    assert [row.split()[:3] for row in due] == [[old.kid, "RS256", "current"]]
+    # The others show when they will be due, without the mark.
+    retires = header.index("RETIRES")
+    assert all(row[retires:].split()[0] > "2000" for row in rows)
+
+
 def test_import_refuses_a_key_of_the_wrong_kind(make_app, own_keys, tmp_path):
     app = make_app(KEYS_DIR=str(own_keys))
     pem_file = tmp_path / "small.pem"
