@@ -138,7 +138,10 @@ def _resolve(host: str, port: int) -> list[IPAddress]:
 
 def checked_addresses(url: str, policy: Policy) -> list[IPAddress]:
     """Every address url's host has, once all of them passed policy; else Refused."""
-    host, port = _target(url)
+    return _checked(*_target(url), policy)
+
+
+def _checked(host: str, port: int, policy: Policy) -> list[IPAddress]:
     addresses = _resolve(host, port)
     for address in addresses:
         problem = policy.address_problem(host, address)
@@ -167,9 +170,9 @@ def registration_problem(url: str, policy: Policy) -> str | None:
 def post_form(url: str, fields: Mapping[str, str], policy: Policy) -> Answer:
     """POST fields form-encoded to url, at an address that passed policy; Refused or
     urllib3.exceptions.HTTPError when it cannot be done."""
-    address = checked_addresses(url, policy)[0]
-    parts = urlsplit(url)
     host, port = _target(url)
+    address = _checked(host, port, policy)[0]
+    parts = urlsplit(url)
     timeout = urllib3.Timeout(connect=CONNECT_TIMEOUT, read=READ_TIMEOUT)
     if parts.scheme == "https":
         pool: urllib3.HTTPConnectionPool = urllib3.HTTPSConnectionPool(
