@@ -464,6 +464,7 @@ def protocol_probes(s: Subjects) -> Iterator[Probe]:
         yield from query_probes(path, {"x": "1"}, names=False)
     yield from query_probes("/jwks.json", {"x": "1"}, names=False)
     yield from header_probes("GET", "/jwks.json", ("If-None-Match",))
+    yield from query_probes("/favicon.ico", {"x": "1"}, names=False)
 
 
 def registration_probes(s: Subjects) -> Iterator[Probe]:
@@ -573,6 +574,20 @@ def get(server, path: str, **params) -> requests.Response:
     )
 
 
+def post_assertion(server, client_id: str, assertion: bytes | str) -> requests.Response:
+    """A client_credentials request authenticated by this client assertion."""
+    return requests.post(
+        f"{server.url}/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": client_id,
+            "client_assertion_type": ASSERTION_TYPE,
+            "client_assertion": assertion,
+        },
+        timeout=10,
+    )
+
+
 def authorize_params(client_id: str, **changes: str) -> dict[str, str]:
     params = {"response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT_URI}
     return {**params, "scope": "openid", "state": "st-1", **changes}
@@ -665,16 +680,7 @@ def test_jose_errors_quoting_a_tokens_header_are_plain_ascii(serve_provider):
             hint = jwt_shaped(header, {"iss": server.url, "aud": client_id})
             claims = {"iss": client_id, "sub": client_id, "aud": server.url, "exp": 2**31}
             logout = get(server, "/logout", id_token_hint=hint)
-            token = requests.post(
-                f"{server.url}/token",
-                data={
-                    "grant_type": "client_credentials",
-                    "client_id": client_id,
-                    "client_assertion_type": ASSERTION_TYPE,
-                    "client_assertion": jwt_shaped(header, claims),
-                },
-                timeout=10,
-            )
+            token = post_assertion(server, client_id, jwt_shaped(header, claims))
 
             assert logout.status_code == 400, (header, logout.text[:300])
             assert "The request cannot be completed" in logout.text
@@ -688,16 +694,7 @@ def test_client_assertion_with_deeply_nested_claims_is_invalid_client(serve_prov
     server = serve_provider()
     client_id = agency_with_keys(server)
 
-    response = requests.post(
-        f"{server.url}/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": client_id,
-            "client_assertion_type": ASSERTION_TYPE,
-            "client_assertion": ODD_VALUES["deep-jwt-claims"],
-        },
-        timeout=10,
-    )
+    response = post_assertion(server, client_id, ODD_VALUES["deep-jwt-claims"])
 
     assert response.status_code == 400, response.text[:300]
     assert response.json()["error"] == "invalid_client"
@@ -708,16 +705,7 @@ def test_client_assertion_from_a_client_without_keys_is_invalid_client(serve_pro
     client_id, _ = agency(server)
     claims = {"iss": client_id, "sub": client_id, "aud": server.url, "exp": 2**31}
 
-    response = requests.post(
-        f"{server.url}/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": client_id,
-            "client_assertion_type": ASSERTION_TYPE,
-            "client_assertion": jwt_shaped({"alg": "RS256"}, claims),
-        },
-        timeout=10,
-    )
+    response = post_assertion(server, client_id, jwt_shaped({"alg": "RS256"}, claims))
 
     assert response.status_code == 400, response.text[:300]
     assert response.json()["error"] == "invalid_client"
