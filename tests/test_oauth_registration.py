@@ -7,6 +7,7 @@ waits for the operator's approval, and then people can sign in to it.
 from __future__ import annotations
 
 import re
+import secrets
 import threading
 
 import pytest
@@ -636,3 +637,22 @@ def test_operator_creates_clients_with_consent_screen_links(app):
 def test_approving_an_unknown_client_fails(app):
     result = run(app, "clients", "approve", "no-such-client")
     assert result.exit_code != 0 and "no client" in result.output
+
+
+def test_registered_client_ids_never_start_with_a_dash(provider, monkeypatch):
+    # Operators pass client ids to commands (`idp clients approve ID`), which read "-x" as an
+    # option. Every first 16-byte draw here starts with "-"; the id issued must not.
+    real = secrets.token_urlsafe
+    dashes = []
+
+    def token_urlsafe(nbytes=None):
+        value = real(nbytes)
+        if nbytes == 16 and not dashes:
+            dashes.append(value)
+            return "-" + value[1:]
+        return value
+
+    monkeypatch.setattr(secrets, "token_urlsafe", token_urlsafe)
+    response = register(provider, initial_token(provider.app))
+    assert response.status_code == 201, response.text
+    assert dashes and not response.json()["client_id"].startswith("-")

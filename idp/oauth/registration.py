@@ -463,7 +463,7 @@ class ClientRegistrationEndpoint(MetadataPolicy, _ClientRegistrationEndpoint):
             raise _invalid_token("a valid initial access token is required")
         secret = client_info["client_secret"]
         client = Client(
-            client_id=security.generate_secret(16),
+            client_id=security.generate_client_id(),
             client_secret_hash=security.digest(secret) if secret else None,
             registration_token_hash=security.digest(client_info["registration_access_token"]),
             approved=False,
